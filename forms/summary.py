@@ -1,0 +1,87 @@
+"""One summary renderer for a filing: the check page, the confirmation, the clerk view and
+documents all show answers through this, so they never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from forms.conditions import holds
+from forms.model import FieldDef, FormDefinition
+
+YES_NO = {"de": ("Ja", "Nein"), "en": ("Yes", "No")}
+CONFIRMED = {"de": "Bestätigt", "en": "Confirmed"}
+
+
+@dataclass(frozen=True)
+class Row:
+    field: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Section:
+    step: str
+    title: str
+    rows: list[Row]
+
+
+def group(text: str, size: int = 4) -> str:
+    return " ".join(text[i : i + size] for i in range(0, len(text), size))
+
+
+def format_chip(digits: str) -> str:
+    """Show a 15-digit chip as '276 0981 0000 1234' (code, then the ID in groups)."""
+    return f"{digits[:3]} {group(digits[3:])}" if len(digits) == 15 else digits
+
+
+def mask_iban(iban: str) -> str:
+    """Keep country, check digits and the last four characters; mask the rest."""
+    compact = iban.replace(" ", "")
+    if len(compact) < 8:
+        return compact
+    return group(compact[:4] + "*" * (len(compact) - 8) + compact[-4:])
+
+
+def display(definition: FormDefinition, f: FieldDef, value: Any, lang: str = "de",
+            mask: bool = False) -> str:
+    if value is None or value == "":
+        return ""
+    match f.type:
+        case "date":
+            return date.fromisoformat(value).strftime("%d.%m.%Y")
+        case "yesno":
+            yes, no = YES_NO.get(lang, YES_NO["de"])
+            return yes if value else no
+        case "confirm":
+            return CONFIRMED.get(lang, CONFIRMED["de"]) if value else ""
+        case "choice":
+            for option in definition.options(f):
+                if option.value == value:
+                    return option.label.get(lang)
+            return str(value)
+        case "chip":
+            return format_chip(value)
+        case "iban":
+            return mask_iban(value) if mask else group(value)
+    return str(value)
+
+
+def summarize(definition: FormDefinition, answers: Mapping[str, Any], lang: str = "de",
+              mask: bool = False) -> list[Section]:
+    """Answered, visible fields per visible step, labelled and formatted for people."""
+    sections: list[Section] = []
+    for step in definition.steps:
+        if not holds(step.show_if, dict(answers)):
+            continue
+        rows = [
+            Row(f.id, f.label.get(lang), display(definition, f, answers[f.id], lang, mask))
+            for f in step.fields
+            if f.type != "info" and f.id in answers and answers[f.id] not in (None, "")
+        ]
+        if rows:
+            sections.append(Section(step.id, step.title.get(lang), rows))
+    return sections

@@ -1,0 +1,261 @@
+"""Server-side validation: ``validate(definition, data) -> (clean, errors)``, pure and deterministic.
+
+Raw input comes from an HTML form (strings) or an API (JSON values). Clean values are
+JSON-serialisable: text as ``str``, dates as ISO ``"2026-05-14"``, yes/no as ``bool``,
+integers as ``int``, IBAN and chip numbers as compact strings. Answers of fields or steps whose
+condition does not hold are dropped, never stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+
+from forms.conditions import holds, variables
+from forms.messages import render
+from forms.model import FieldDef, FormDefinition, StepDef
+
+# SEPA scheme countries (EPC list): IBANs outside it cannot be debited by a German creditor.
+SEPA_COUNTRIES = frozenset(
+    "AD AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MC MT NL NO PL "
+    "PT RO SE SI SK SM VA".split()
+)
+_DATE_DE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+_DATE_ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+_PHONE = re.compile(r"^\+?[0-9 ()/\-]{6,25}$")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, lang: str = "de") -> str:
+        return render(self.key, lang, **self.params)
+
+
+class _Invalid(Exception):
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value).strip()
+
+
+def parse_date(text: str) -> date:
+    m = _DATE_DE.match(text)
+    try:
+        if m:
+            return date(int(m[3]), int(m[2]), int(m[1]))
+        m = _DATE_ISO.match(text)
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        pass
+    raise _Invalid("date_invalid")
+
+
+def normalise_chip(text: str) -> str:
+    """Strip spaces/dashes/dots; drop a leading 0 that some readers show as a 16th digit."""
+    digits = re.sub(r"[\s\-.]", "", text)
+    if len(digits) == 16 and digits.startswith("0"):
+        digits = digits[1:]
+    return digits
+
+
+def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
+    """Turn one non-empty raw value into its clean value or raise _Invalid."""
+    text = _str(raw)
+    if f.max_length and len(text) > f.max_length:
+        raise _Invalid("too_long", max=f.max_length)
+    match f.type:
+        case "text" | "textarea":
+            return text
+        case "integer":
+            if not re.fullmatch(r"[+-]?\d+", text):
+                raise _Invalid("integer_invalid")
+            value = int(text)
+            if f.min is not None and value < f.min:
+                raise _Invalid("integer_min", min=f.min)
+            if f.max is not None and value > f.max:
+                raise _Invalid("integer_max", max=f.max)
+            return value
+        case "date":
+            value = parse_date(text)
+            if f.not_future and value > today:
+                raise _Invalid("date_future")
+            return value.isoformat()
+        case "yesno":
+            lowered = text.lower()
+            if lowered in ("yes", "true", "ja", "1"):
+                return True
+            if lowered in ("no", "false", "nein", "0"):
+                return False
+            raise _Invalid("choice_invalid")
+        case "choice":
+            if text not in {o.value for o in d.options(f)}:
+                raise _Invalid("choice_invalid")
+            return text
+        case "confirm":
+            if text.lower() in ("yes", "true", "on", "1", "ja"):
+                return True
+            raise _Invalid("required_confirm")
+        case "email":
+            try:
+                return validate_email(text, check_deliverability=False).normalized
+            except EmailNotValidError:
+                raise _Invalid("email_invalid") from None
+        case "phone":
+            if not _PHONE.fullmatch(text) or sum(c.isdigit() for c in text) < 6:
+                raise _Invalid("phone_invalid")
+            return text
+        case "postal_code":
+            if not re.fullmatch(r"\d{5}", text):
+                raise _Invalid("postal_code_invalid")
+            return text
+        case "iban":
+            try:
+                iban = IBAN(text)
+            except SchwiftyException:
+                raise _Invalid("iban_invalid") from None
+            if iban.country_code not in SEPA_COUNTRIES:
+                raise _Invalid("iban_not_sepa")
+            return iban.compact
+        case "bic":
+            try:
+                return str(BIC(text.replace(" ", "")))
+            except SchwiftyException:
+                raise _Invalid("bic_invalid") from None
+        case "chip":
+            digits = normalise_chip(text)
+            if not re.fullmatch(r"\d{15}", digits):
+                raise _Invalid("chip_invalid")
+            prefix = int(digits[:3])
+            if prefix == 999:
+                raise _Invalid("chip_test")
+            if prefix == 0:
+                raise _Invalid("chip_country")
+            return digits
+    raise _Invalid("choice_invalid")  # unreachable: types are checked at load
+
+
+def _age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def _is_required(f: FieldDef, answers: Mapping[str, Any]) -> bool:
+    if isinstance(f.required, bool):
+        return f.required
+    return holds(f.required, dict(answers))
+
+
+def validate_steps(
+    definition: FormDefinition,
+    steps: Iterable[StepDef],
+    data: Mapping[str, Any],
+    *,
+    context: Mapping[str, Any] | None = None,
+    today: date | None = None,
+    lang: str = "de",
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Validate the given steps' fields in ``data``; ``context`` holds answers of other steps.
+
+    Conditions see the context plus the clean answers so far, in definition order.
+    """
+    today = today or date.today()
+    answers: dict[str, Any] = dict(context or {})
+    clean: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for step in steps:
+        if not holds(step.show_if, answers):
+            continue
+        for f in step.fields:
+            answers.pop(f.id, None)
+            if f.type == "info" or not holds(f.show_if, answers):
+                continue
+            label = f.label.get(lang)
+            raw = data.get(f.id)
+            if _str(raw) == "":
+                if _is_required(f, answers):
+                    key = {"yesno": "required_choice", "choice": "required_choice",
+                           "confirm": "required_confirm"}.get(f.type, "required")
+                    errors.append(FieldError(f.id, key, {"label": label}))
+                continue
+            try:
+                value = _coerce(f, raw, definition, today)
+                _cross_checks(definition, f, value, answers, today, lang)
+            except _Invalid as exc:
+                errors.append(FieldError(f.id, exc.key, {"label": label, **exc.params}))
+                continue
+            clean[f.id] = value
+            answers[f.id] = value
+    return clean, errors
+
+
+def _cross_checks(
+    d: FormDefinition, f: FieldDef, value: Any, answers: Mapping[str, Any], today: date, lang: str
+) -> None:
+    if f.not_before and answers.get(f.not_before):
+        if value < answers[f.not_before]:  # ISO dates compare correctly as strings
+            raise _Invalid("date_before", other=d.field(f.not_before).label.get(lang))
+    rule = f.min_age
+    if rule and holds(rule.when, {**answers, f.id: value}):
+        birth = value if rule.of is None else answers.get(rule.of)
+        if birth and _age_on(date.fromisoformat(birth), today) < rule.years:
+            if rule.message:
+                raise _Invalid("custom", text=rule.message.get(lang))
+            raise _Invalid("min_age", years=rule.years)
+
+
+def validate(
+    definition: FormDefinition,
+    data: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    lang: str = "de",
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Validate a whole filing; returns the clean answers of every asked field and all errors."""
+    return validate_steps(definition, definition.steps, data, today=today, lang=lang)
+
+
+def visible_steps(definition: FormDefinition, answers: Mapping[str, Any]) -> list[StepDef]:
+    """Steps whose condition holds for ``answers`` (in order)."""
+    return [s for s in definition.steps if holds(s.show_if, dict(answers))]
+
+
+def prune(definition: FormDefinition, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop answers of fields and steps that are no longer asked (e.g. after a change)."""
+    kept: dict[str, Any] = {}
+    for step in definition.steps:
+        if not holds(step.show_if, kept):
+            continue
+        for f in step.fields:
+            if f.id in answers and holds(f.show_if, kept):
+                kept[f.id] = answers[f.id]
+    return kept
+
+
+def fields_to_render(step: StepDef, answers: Mapping[str, Any]) -> list:
+    """Fields a step page shows: those whose condition holds on earlier answers, plus those
+    that depend on answers in this same step (the page reveals them as the citizen answers)."""
+    own = {f.id for f in step.fields}
+    shown = []
+    for f in step.fields:
+        deps = variables(f.show_if)
+        if deps & own or holds(f.show_if, dict(answers)):
+            shown.append(f)
+    return shown

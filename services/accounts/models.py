@@ -1,0 +1,27 @@
+"""Staff accounts with roles per municipality."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from services.timeutil import TZ, utcnow
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_id: int = Field(foreign_key="municipalities.id", index=True)
+    username: str = Field(max_length=60, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    email: str = Field(default="", max_length=254)
+    phone: str = Field(default="", max_length=60)
+    password_hash: str = Field(max_length=200)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=TZ())
+    created_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)

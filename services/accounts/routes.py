@@ -1,0 +1,57 @@
+"""Staff login and logout."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.accounts import service
+from services.web.deps import SessionDep, verify_csrf
+from services.web.templating import render
+
+router = APIRouter(prefix="/office", dependencies=[Depends(verify_csrf)])
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/office") and not target.startswith("//") else "/office/"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/office/") -> Response:
+    return render(request, "office/login.html", next=_safe_next(next), errors={}, username="")
+
+
+@router.post("/login")
+def login(request: Request, db: SessionDep, username: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/office/"
+          ) -> Response:
+    errors = {}
+    if not username.strip():
+        errors["username"] = "Bitte geben Sie Ihren Benutzernamen an."
+    if not password:
+        errors["password"] = "Bitte geben Sie Ihr Passwort an."
+    if not errors:
+        try:
+            user = service.authenticate(db, username, password)
+        except service.LoginFailed as exc:
+            db.commit()  # keep the failed-attempt count
+            errors["password"] = exc.message.de
+        else:
+            db.commit()
+            request.session.clear()  # new session on login (no fixation)
+            request.session.update(staff_id=user.id, staff_seen=int(time.time()),
+                                   csrf=secrets.token_urlsafe(32))
+            return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "office/login.html", status_code=422, next=_safe_next(next),
+                  errors=errors, username=username)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    request.session.clear()
+    request.session["flash"] = "Sie wurden abgemeldet."
+    return RedirectResponse("/office/login", status_code=303)

@@ -1,0 +1,114 @@
+"""Staff accounts: argon2 password hashes, login with throttling, user management."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from forms.model import Text
+from services.accounts.models import StaffUser
+from services.errors import DomainError
+from services.timeutil import aware, utcnow
+
+_hasher = PasswordHasher()
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+KNOWN_ROLES = ("clerk", "approver", "admin")
+# Verified against when the user does not exist, so timing does not reveal user names.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class LoginFailed(DomainError):
+    status = 400
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def authenticate(db: Session, username: str, password: str) -> StaffUser:
+    user = db.exec(select(StaffUser).where(StaffUser.username == username.strip().lower())).first()
+    wrong = LoginFailed(Text(de="Benutzername oder Passwort ist falsch.",
+                             en="The user name or password is wrong."))
+    if user is None or not user.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        raise wrong
+    now = utcnow()
+    if user.locked_until and aware(user.locked_until) > now:
+        raise LoginFailed(Text(
+            de=f"Zu viele Fehlversuche. Die Anmeldung ist bis "
+            f"{aware(user.locked_until).astimezone().strftime('%H:%M')} Uhr gesperrt.",
+            en="Too many failed attempts. Login is locked for a few minutes.",
+        ))
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+            user.failed_logins = 0
+        db.add(user)
+        db.flush()
+        raise wrong from None
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def get_active(db: Session, user_id: int) -> StaffUser | None:
+    user = db.get(StaffUser, user_id)
+    return user if user and user.active else None
+
+
+def create_user(
+    db: Session,
+    *,
+    municipality_id: int,
+    username: str,
+    display_name: str,
+    password: str,
+    roles: list[str],
+    email: str = "",
+    phone: str = "",
+) -> StaffUser:
+    unknown = set(roles) - set(KNOWN_ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
+    if len(password) < 12:
+        raise ValueError("passwords must have at least 12 characters")
+    user = db.exec(select(StaffUser).where(StaffUser.username == username.lower())).first()
+    if user is None:
+        user = StaffUser(municipality_id=municipality_id, username=username.lower(),
+                         display_name=display_name, password_hash="", roles=[])
+    user.municipality_id = municipality_id
+    user.display_name = display_name
+    user.password_hash = hash_password(password)
+    user.roles = sorted(set(roles))
+    user.email = email
+    user.phone = phone
+    user.active = True
+    user.failed_logins = 0
+    user.locked_until = None
+    db.add(user)
+    db.flush()
+    return user
+
+
+def set_active(db: Session, username: str, active: bool) -> StaffUser:
+    user = db.exec(select(StaffUser).where(StaffUser.username == username.lower())).first()
+    if user is None:
+        raise ValueError(f"no such user: {username}")
+    user.active = active
+    db.add(user)
+    db.flush()
+    return user

@@ -1,0 +1,115 @@
+"""The ``amtsweg`` command: serve, migrate, demo data, users, audit."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, select
+
+from services.config import get_settings
+from services.db import make_engine, migrate, unit_of_work
+
+app = typer.Typer(help="Amtsweg: municipal procedures online.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to AMTSWEG_DATABASE_URL."""
+    url = get_settings().database_url
+    migrate(url)
+    console.print(f"[green]Database is up to date[/green] ({url.split('@')[-1]})")
+
+
+@app.command()
+def demo(password: str = typer.Option(None, help="Use this password for all demo users "
+                                                 "(default: new random ones).")) -> None:
+    """Load the demo municipality Herzberg (Elster) and print the demo logins."""
+    from services import demo as demo_data
+
+    settings = get_settings()
+    if settings.is_production:
+        console.print("[red]Refusing to load demo users in production mode.[/red]")
+        raise typer.Exit(1)
+    with unit_of_work(make_engine(settings.database_url)) as db:
+        logins = demo_data.load(db, password)
+    table = Table(title="Demo logins (office: " + settings.base_url + "/office/)")
+    for col in ("User name", "Password", "Role"):
+        table.add_column(col)
+    for login in logins:
+        table.add_row(login.username, login.password, login.role)
+    console.print(table)
+    console.print(f"Citizen portal: {settings.base_url}/herzberg-elster/hund-anmelden")
+
+
+@app.command()
+def serve(host: str = typer.Option(None), port: int = typer.Option(None),
+          workers: int = typer.Option(1)) -> None:
+    """Serve the portal, the office and the API."""
+    import uvicorn
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"Amtsweg is running on http://{host}:{port}/  (Ctrl+C to stop)")
+    uvicorn.run("services.asgi:app", host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+@users_app.command("create")
+def users_create(username: str, display_name: str = typer.Option(..., "--name"),
+                 municipality: str = typer.Option(..., help="Municipality slug"),
+                 role: list[str] = typer.Option(..., help="clerk, approver or admin"),
+                 email: str = typer.Option(""),
+                 password: str = typer.Option(..., prompt=True, hide_input=True,
+                                              confirmation_prompt=True)) -> None:
+    """Create a staff account (or reset an existing one)."""
+    from services.accounts.service import create_user
+    from services.municipalities.models import Municipality
+
+    with unit_of_work(make_engine(get_settings().database_url)) as db:
+        m = db.exec(select(Municipality).where(Municipality.slug == municipality)).first()
+        if m is None:
+            console.print(f"[red]No municipality '{municipality}'.[/red]")
+            raise typer.Exit(1)
+        try:
+            create_user(db, municipality_id=m.id, username=username, display_name=display_name,
+                        password=password, roles=role, email=email)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"[green]User {username} is ready.[/green]")
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable a staff account (it can no longer log in)."""
+    from services.accounts.service import set_active
+
+    with unit_of_work(make_engine(get_settings().database_url)) as db:
+        try:
+            set_active(db, username, False)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"User {username} is disabled.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every case's hash chain and name the first broken event."""
+    from services.audit.service import verify
+
+    with Session(make_engine(get_settings().database_url)) as db:
+        checked, broken = verify(db)
+    for b in broken:
+        console.print(f"[red]case {b.case_id}, event {b.seq}: {b.reason}[/red]")
+    console.print(f"{checked} events checked, {len(broken)} broken chain(s).")
+    raise typer.Exit(1 if broken else 0)

@@ -1,0 +1,18 @@
+"""Import every table so SQLModel.metadata is complete (Alembic, tests)."""
+
+from services.accounts.models import StaffUser
+from services.audit.models import CaseEvent
+from services.cases.models import Case, Document, Draft, RegisteredDog, Sequence
+from services.municipalities.models import DogTaxRateTable, Municipality
+
+__all__ = [
+    "Case",
+    "CaseEvent",
+    "Document",
+    "DogTaxRateTable",
+    "Draft",
+    "Municipality",
+    "RegisteredDog",
+    "Sequence",
+    "StaffUser",
+]

@@ -1,0 +1,103 @@
+"""Request dependencies, declared once as Annotated aliases so route signatures read like
+contracts: SessionDep, CurrentStaff; CSRF on every state change."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from forms.model import Text
+from services.accounts.models import StaffUser
+from services.accounts.service import get_active
+from services.config import Settings
+from services.db import acquire_write_lock, release_write_lock
+from services.errors import DomainError
+
+
+class NotLoggedIn(Exception):
+    """Staff page requested without a valid session: redirect to the login page."""
+
+
+class CsrfFailed(DomainError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(Text(
+            de="Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. "
+            "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
+            en="The form expired or was not sent from this site. Reload the page and try again.",
+        ))
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A session per request. State-changing requests take the SQLite write lock for the
+    whole request; routes commit explicitly before they answer, so nothing acknowledged is lost."""
+    engine = request.app.state.engine
+    held = acquire_write_lock(engine) if request.method == "POST" else False
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        release_write_lock(held)
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def ensure_csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def verify_csrf(request: Request) -> None:
+    """Every POST must carry the session's CSRF token (form field or X-CSRF-Token header)."""
+    if request.method != "POST":
+        ensure_csrf_token(request)
+        return
+    expected = request.session.get("csrf", "")
+    sent = request.headers.get("x-csrf-token", "")
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = str((await request.form()).get("csrf_token", ""))
+    if not expected or not hmac.compare_digest(expected, sent):
+        raise CsrfFailed()
+
+
+def current_staff(request: Request, db: SessionDep, settings: SettingsDep) -> StaffUser:
+    user_id = request.session.get("staff_id")
+    seen = request.session.get("staff_seen", 0)
+    if not user_id:
+        raise NotLoggedIn()
+    if time.time() - seen > settings.session_timeout_minutes * 60:
+        request.session.pop("staff_id", None)
+        request.session["flash"] = ("Ihre Sitzung ist wegen Inaktivität abgelaufen. "
+                                    "Bitte melden Sie sich erneut an.")
+        raise NotLoggedIn()
+    user = get_active(db, user_id)
+    if user is None:
+        request.session.pop("staff_id", None)
+        raise NotLoggedIn()
+    request.session["staff_seen"] = int(time.time())
+    return user
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
