@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from services.accounts.service import create_user
 from services.municipalities.models import DogTaxRateTable, Municipality
+from services.timeutil import today_local
 
 # Last published Herzberg figures (domain.md §2; unconfirmed, configurable).
 HERZBERG_RATES = {
@@ -17,7 +18,6 @@ HERZBERG_RATES = {
     "dangerous_rate": "180.00",
     "due_dates": [[2, 15], [5, 15], [8, 15], [11, 15]],
 }
-DEMO_YEARS = (2025, 2026, 2027)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,9 @@ def herzberg(db: Session) -> Municipality:
         )
         db.add(m)
         db.flush()
-    for year in DEMO_YEARS:
+    # Rates for the last two years, this year and next (registrations may be backdated).
+    this_year = today_local().year
+    for year in range(this_year - 2, this_year + 2):
         exists = db.exec(select(DogTaxRateTable).where(
             DogTaxRateTable.municipality_id == m.id, DogTaxRateTable.year == year)).first()
         if exists is None:
