@@ -41,8 +41,10 @@ def parse_definition(raw: Any, source: str = "<definition>") -> FormDefinition:
     if not isinstance(raw, dict):
         raise DefinitionError(f"{source}: the definition must be a mapping with id, version, steps")
     # Check field types first so the message lists the known ones.
-    for step in raw.get("steps") or []:
-        for f in (step or {}).get("fields") or []:
+    steps = raw.get("steps")
+    for step in steps if isinstance(steps, list) else []:  # other shapes: pydantic reports
+        fields = step.get("fields") if isinstance(step, dict) else None
+        for f in fields if isinstance(fields, list) else []:
             if isinstance(f, dict) and f.get("type") not in FIELD_TYPES:
                 raise DefinitionError(
                     f'{source}: step "{step.get("id")}", field "{f.get("id")}": '
@@ -112,8 +114,9 @@ def _check_consistency(d: FormDefinition, source: str) -> None:
                         f'{where}: min_age refers to "{target}", which is not an earlier date field'
                     )
                 for name in variables(f.min_age.when) - seen - {f.id}:
-                    raise DefinitionError(f'{where}: min_age condition refers to "{name}", '
-                                          "which is not asked before")
+                    raise DefinitionError(
+                        f'{where}: min_age condition refers to "{name}", which is not asked before'
+                    )
             seen.add(f.id)
 
 

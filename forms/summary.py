@@ -46,8 +46,9 @@ def mask_iban(iban: str) -> str:
     return group(compact[:4] + "*" * (len(compact) - 8) + compact[-4:])
 
 
-def display(definition: FormDefinition, f: FieldDef, value: Any, lang: str = "de",
-            mask: bool = False) -> str:
+def display(
+    definition: FormDefinition, f: FieldDef, value: Any, lang: str = "de", mask: bool = False
+) -> str:
     if value is None or value == "":
         return ""
     match f.type:
@@ -70,8 +71,9 @@ def display(definition: FormDefinition, f: FieldDef, value: Any, lang: str = "de
     return str(value)
 
 
-def summarize(definition: FormDefinition, answers: Mapping[str, Any], lang: str = "de",
-              mask: bool = False) -> list[Section]:
+def summarize(
+    definition: FormDefinition, answers: Mapping[str, Any], lang: str = "de", mask: bool = False
+) -> list[Section]:
     """Answered, visible fields per visible step, labelled and formatted for people."""
     sections: list[Section] = []
     for step in definition.steps:

@@ -1,4 +1,5 @@
-"""Server-side validation: ``validate(definition, data) -> (clean, errors)``, pure and deterministic.
+"""Server-side validation, pure and deterministic: ``validate(definition, data)``
+returns ``(clean, errors)``.
 
 Raw input comes from an HTML form (strings) or an API (JSON values). Clean values are
 JSON-serialisable: text as ``str``, dates as ISO ``"2026-05-14"``, yes/no as ``bool``,
@@ -124,7 +125,7 @@ def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
                 raise _Invalid("phone_invalid")
             return text
         case "postal_code":
-            if not re.fullmatch(r"\d{5}", text):
+            if not re.fullmatch(r"[0-9]{5}", text):  # ASCII only: \d also matches "０４９１６"
                 raise _Invalid("postal_code_invalid")
             return text
         case "iban":
@@ -142,7 +143,7 @@ def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
                 raise _Invalid("bic_invalid") from None
         case "chip":
             digits = normalise_chip(text)
-            if not re.fullmatch(r"\d{15}", digits):
+            if not re.fullmatch(r"[0-9]{15}", digits):  # ASCII only, else uniqueness is bypassed
                 raise _Invalid("chip_invalid")
             prefix = int(digits[:3])
             if prefix == 999:
@@ -191,8 +192,11 @@ def validate_steps(
             raw = data.get(f.id)
             if _str(raw) == "":
                 if _is_required(f, answers):
-                    key = {"yesno": "required_choice", "choice": "required_choice",
-                           "confirm": "required_confirm"}.get(f.type, "required")
+                    key = {
+                        "yesno": "required_choice",
+                        "choice": "required_choice",
+                        "confirm": "required_confirm",
+                    }.get(f.type, "required")
                     errors.append(FieldError(f.id, key, {"label": label}))
                 continue
             try:

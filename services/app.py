@@ -32,8 +32,13 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Amtsweg", version="0.1.0", docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="Amtsweg",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
 
@@ -80,23 +85,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        return error_page(request, 400, "Ungültige Anfrage",
-                          "Die Anfrage war unvollständig oder fehlerhaft. Bitte laden Sie die "
-                          "Seite neu und versuchen Sie es noch einmal.")
+        return error_page(
+            request,
+            400,
+            "Ungültige Anfrage",
+            "Die Anfrage war unvollständig oder fehlerhaft. Bitte laden Sie die "
+            "Seite neu und versuchen Sie es noch einmal.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return error_page(request, 404, "Seite nicht gefunden",
-                              "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse.")
+            return error_page(
+                request,
+                404,
+                "Seite nicht gefunden",
+                "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse.",
+            )
         return error_page(request, exc.status_code, "Fehler", str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        return error_page(request, 500, "Technischer Fehler",
-                          "Es ist ein technischer Fehler aufgetreten. Ihre bisher gespeicherten "
-                          "Angaben bleiben erhalten. Bitte versuchen Sie es später noch einmal.")
+        return error_page(
+            request,
+            500,
+            "Technischer Fehler",
+            "Es ist ein technischer Fehler aufgetreten. Ihre bisher gespeicherten "
+            "Angaben bleiben erhalten. Bitte versuchen Sie es später noch einmal.",
+        )
 
     app.mount("/static", StaticFiles(directory=ROOT / "templates" / "static"), name="static")
     app.include_router(api_router)

@@ -29,8 +29,11 @@ def db_upgrade() -> None:
 
 
 @app.command()
-def demo(password: str = typer.Option(None, help="Use this password for all demo users "
-                                                 "(default: new random ones).")) -> None:
+def demo(
+    password: str = typer.Option(
+        None, help="Use this password for all demo users (default: new random ones)."
+    ),
+) -> None:
     """Load the demo municipality Herzberg (Elster) and print the demo logins."""
     from services import demo as demo_data
 
@@ -50,8 +53,9 @@ def demo(password: str = typer.Option(None, help="Use this password for all demo
 
 
 @app.command()
-def serve(host: str = typer.Option(None), port: int = typer.Option(None),
-          workers: int = typer.Option(1)) -> None:
+def serve(
+    host: str = typer.Option(None), port: int = typer.Option(None), workers: int = typer.Option(1)
+) -> None:
     """Serve the portal, the office and the API."""
     import uvicorn
 
@@ -59,17 +63,25 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
     host = host or settings.host
     port = port or settings.port
     console.print(f"Amtsweg is running on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run("services.asgi:app", host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+    uvicorn.run(
+        "services.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
 
 
 @users_app.command("create")
-def users_create(username: str, display_name: str = typer.Option(..., "--name"),
-                 municipality: str = typer.Option(..., help="Municipality slug"),
-                 role: list[str] = typer.Option(..., help="clerk, approver or admin"),
-                 email: str = typer.Option(""),
-                 password: str = typer.Option(..., prompt=True, hide_input=True,
-                                              confirmation_prompt=True)) -> None:
+def users_create(
+    username: str,
+    display_name: str = typer.Option(..., "--name"),
+    municipality: str = typer.Option(..., help="Municipality slug"),
+    role: list[str] = typer.Option(..., help="clerk, approver or admin"),
+    email: str = typer.Option(""),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
     """Create a staff account (or reset an existing one)."""
     from services.accounts.service import create_user
     from services.municipalities.models import Municipality
@@ -80,8 +92,15 @@ def users_create(username: str, display_name: str = typer.Option(..., "--name"),
             console.print(f"[red]No municipality '{municipality}'.[/red]")
             raise typer.Exit(1)
         try:
-            create_user(db, municipality_id=m.id, username=username, display_name=display_name,
-                        password=password, roles=role, email=email)
+            create_user(
+                db,
+                municipality_id=m.id,
+                username=username,
+                display_name=display_name,
+                password=password,
+                roles=role,
+                email=email,
+            )
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None

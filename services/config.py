@@ -38,7 +38,9 @@ class Settings(BaseSettings):
         if self.env == "production":
             problems = []
             if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                problems.append("AMTSWEG_SECRET_KEY must be set to a random value of 32+ characters")
+                problems.append(
+                    "AMTSWEG_SECRET_KEY must be set to a random value of 32+ characters"
+                )
             if not self.base_url.startswith("https://"):
                 problems.append("AMTSWEG_BASE_URL must be an https:// address")
             if problems:

@@ -55,11 +55,17 @@ def herzberg(db: Session) -> Municipality:
     # Rates for the last two years, this year and next (registrations may be backdated).
     this_year = today_local().year
     for year in range(this_year - 2, this_year + 2):
-        exists = db.exec(select(DogTaxRateTable).where(
-            DogTaxRateTable.municipality_id == m.id, DogTaxRateTable.year == year)).first()
+        exists = db.exec(
+            select(DogTaxRateTable).where(
+                DogTaxRateTable.municipality_id == m.id, DogTaxRateTable.year == year
+            )
+        ).first()
         if exists is None:
-            db.add(DogTaxRateTable(municipality_id=m.id, year=year,
-                                   data={"year": year, **HERZBERG_RATES}))
+            db.add(
+                DogTaxRateTable(
+                    municipality_id=m.id, year=year, data={"year": year, **HERZBERG_RATES}
+                )
+            )
     db.flush()
     return m
 
@@ -70,13 +76,24 @@ def load(db: Session, password: str | None = None) -> list[DemoLogin]:
     logins = []
     for username, name, roles, role_label in (
         ("sachbearbeitung", "Petra Schulze", ["clerk"], "Sachbearbeitung (clerk)"),
-        ("sachgebietsleitung", "Thomas Richter", ["clerk", "approver"],
-         "Sachgebietsleitung (approver)"),
+        (
+            "sachgebietsleitung",
+            "Thomas Richter",
+            ["clerk", "approver"],
+            "Sachgebietsleitung (approver)",
+        ),
         ("administration", "Anja Vogel", ["admin"], "Administration (administrator)"),
     ):
         pw = password or secrets.token_urlsafe(12)
-        create_user(db, municipality_id=m.id, username=username, display_name=name,
-                    password=pw, roles=roles, email=f"{username}@herzberg-elster.de",
-                    phone="(03535) 482-253")
+        create_user(
+            db,
+            municipality_id=m.id,
+            username=username,
+            display_name=name,
+            password=pw,
+            roles=roles,
+            email=f"{username}@herzberg-elster.de",
+            phone="(03535) 482-253",
+        )
         logins.append(DemoLogin(username, pw, role_label))
     return logins

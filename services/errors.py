@@ -21,20 +21,24 @@ class NotFound(DomainError):
 
 class CaseNotFound(NotFound):
     def __init__(self) -> None:
-        super().__init__(Text(
-            de="Diesen Vorgang gibt es nicht, oder Sie dürfen ihn nicht sehen.",
-            en="This case does not exist or you may not see it.",
-        ))
+        super().__init__(
+            Text(
+                de="Diesen Vorgang gibt es nicht, oder Sie dürfen ihn nicht sehen.",
+                en="This case does not exist or you may not see it.",
+            )
+        )
 
 
 class StatusNotFound(NotFound):
     def __init__(self) -> None:
-        super().__init__(Text(
-            de="Zu diesem Link gibt es keinen Antrag. Bitte prüfen Sie, ob Sie den Link "
-            "vollständig aus Ihrer Bestätigung kopiert haben.",
-            en="There is no application for this link. Check that you copied the whole "
-            "link from your confirmation.",
-        ))
+        super().__init__(
+            Text(
+                de="Zu diesem Link gibt es keinen Antrag. Bitte prüfen Sie, ob Sie den Link "
+                "vollständig aus Ihrer Bestätigung kopiert haben.",
+                en="There is no application for this link. Check that you copied the whole "
+                "link from your confirmation.",
+            )
+        )
 
 
 class Conflict(DomainError):

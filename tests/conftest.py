@@ -59,8 +59,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(env="test", database_url=database_url, base_url="http://testserver",
-                    secret_key="test-secret-" + "x" * 40)
+    return Settings(
+        env="test",
+        database_url=database_url,
+        base_url="http://testserver",
+        secret_key="test-secret-" + "x" * 40,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,24 +97,43 @@ def municipality(db: Session) -> Municipality:
 
 @pytest.fixture
 def other_municipality(db: Session) -> Municipality:
-    m = Municipality(slug="falkenberg-elster", name="Stadt Falkenberg/Elster",
-                     authority="Der Bürgermeister", department="Kämmerei", street="Markt 5",
-                     postal_code="04895", town="Falkenberg/Elster", iban="DE02120300000000202051",
-                     bic="BYLADEM1001", bank_name="Testbank", creditor_id="DE98ZZZ09999999998")
+    m = Municipality(
+        slug="falkenberg-elster",
+        name="Stadt Falkenberg/Elster",
+        authority="Der Bürgermeister",
+        department="Kämmerei",
+        street="Markt 5",
+        postal_code="04895",
+        town="Falkenberg/Elster",
+        iban="DE02120300000000202051",
+        bic="BYLADEM1001",
+        bank_name="Testbank",
+        creditor_id="DE98ZZZ09999999998",
+    )
     db.add(m)
     db.flush()
-    db.add(DogTaxRateTable(municipality_id=m.id, year=date.today().year,
-                           data={"year": date.today().year, "model": "by_order",
-                                 "rates": ["60.00", "70.00", "80.00"],
-                                 "dangerous_rate": "600.00"}))
+    db.add(
+        DogTaxRateTable(
+            municipality_id=m.id,
+            year=date.today().year,
+            data={
+                "year": date.today().year,
+                "model": "by_order",
+                "rates": ["60.00", "70.00", "80.00"],
+                "dangerous_rate": "600.00",
+            },
+        )
+    )
     db.commit()
     return m
 
 
-def make_staff(db: Session, m: Municipality, username: str, name: str,
-               roles: list[str]) -> StaffUser:
-    user = StaffUser(municipality_id=m.id, username=username, display_name=name,
-                     password_hash=_HASH, roles=roles)
+def make_staff(
+    db: Session, m: Municipality, username: str, name: str, roles: list[str]
+) -> StaffUser:
+    user = StaffUser(
+        municipality_id=m.id, username=username, display_name=name, password_hash=_HASH, roles=roles
+    )
     db.add(user)
     db.commit()
     return user
@@ -150,23 +173,45 @@ def csrf_of(html: str) -> str:
 def answers(**overrides: Any) -> dict[str, dict[str, str]]:
     """A complete, valid filing as form posts per step (override any field by name)."""
     steps = {
-        "keeper": {"given_names": "Erika", "family_name": "Mustermann", "birth_date": "12.08.1980",
-                   "street": "Torgauer Straße", "house_number": "12", "postal_code": "04916",
-                   "town": "Herzberg (Elster)", "email": "erika@example.org", "phone": "",
-                   "moved_in": "no"},
-        "dog": {"dog_name": "Bello", "breed": "Mischling (Schäferhund)", "colour": "schwarz-braun",
-                "sex": "male", "dog_birth_date": "01.06.2021",
-                "chip_number": "276 0981 0000 1234", "intake_date": "14.05.2026",
-                "acquired_from_person": "no"},
+        "keeper": {
+            "given_names": "Erika",
+            "family_name": "Mustermann",
+            "birth_date": "12.08.1980",
+            "street": "Torgauer Straße",
+            "house_number": "12",
+            "postal_code": "04916",
+            "town": "Herzberg (Elster)",
+            "email": "erika@example.org",
+            "phone": "",
+            "moved_in": "no",
+        },
+        "dog": {
+            "dog_name": "Bello",
+            "breed": "Mischling (Schäferhund)",
+            "colour": "schwarz-braun",
+            "sex": "male",
+            "dog_birth_date": "01.06.2021",
+            "chip_number": "276 0981 0000 1234",
+            "intake_date": "14.05.2026",
+            "acquired_from_person": "no",
+        },
         "dangerous": {"declared_dangerous": "no"},
-        "dangerous_details": {"dangerous_decision_date": "02.02.2026",
-                              "dangerous_file_number": "32.1-GH-17/2026",
-                              "permit_number": "32.1-E-4/2026", "insurer": "Elster Versicherung",
-                              "policy_number": "HV-123456"},
+        "dangerous_details": {
+            "dangerous_decision_date": "02.02.2026",
+            "dangerous_file_number": "32.1-GH-17/2026",
+            "permit_number": "32.1-E-4/2026",
+            "insurer": "Elster Versicherung",
+            "policy_number": "HV-123456",
+        },
         "reduction": {"reduction_requested": "no"},
         "payment": {"payment_method": "direct_debit", "payment_interval": "quarterly"},
-        "sepa": {"account_holder_differs": "no", "iban": "DE89 3704 0044 0532 0130 00",
-                 "bic": "", "mandate_place": "Herzberg (Elster)", "sepa_consent": "yes"},
+        "sepa": {
+            "account_holder_differs": "no",
+            "iban": "DE89 3704 0044 0532 0130 00",
+            "bic": "",
+            "mandate_place": "Herzberg (Elster)",
+            "sepa_consent": "yes",
+        },
         "declarations": {"privacy_read": "yes", "truthful": "yes"},
     }
     for key, value in overrides.items():
@@ -176,11 +221,18 @@ def answers(**overrides: Any) -> dict[str, dict[str, str]]:
 
 
 # Conditional fields, not in the default filing: the step each belongs to.
-_EXTRA_FIELDS = {"moved_in_date": "keeper", "previous_municipality": "keeper",
-                 "previous_address": "keeper", "reduction_reason": "reduction",
-                 "reduction_evidence": "reduction", "reduction_valid_until": "reduction",
-                 "previous_keeper_name": "dog", "previous_keeper_address": "dog",
-                 "account_holder_name": "sepa", "account_holder_address": "sepa"}
+_EXTRA_FIELDS = {
+    "moved_in_date": "keeper",
+    "previous_municipality": "keeper",
+    "previous_address": "keeper",
+    "reduction_reason": "reduction",
+    "reduction_evidence": "reduction",
+    "reduction_valid_until": "reduction",
+    "previous_keeper_name": "dog",
+    "previous_keeper_address": "dog",
+    "account_holder_name": "sepa",
+    "account_holder_address": "sepa",
+}
 
 
 def start(client: TestClient) -> str:
@@ -222,16 +274,21 @@ def reference_of(html: str) -> str:
 
 def login(client: TestClient, username: str, password: str = PASSWORD):
     page = client.get("/office/login")
-    return client.post("/office/login", data={"csrf_token": csrf_of(page.text),
-                                               "username": username, "password": password})
+    return client.post(
+        "/office/login",
+        data={"csrf_token": csrf_of(page.text), "username": username, "password": password},
+    )
 
 
-def act(client: TestClient, reference: str, name: str, comment: str = "",
-        version: int | None = None):
+def act(
+    client: TestClient, reference: str, name: str, comment: str = "", version: int | None = None
+):
     if version is None:
         page = client.get(f"/office/cases/{reference}")
         m = re.search(r'name="version" value="(\d+)"', page.text)
         version = int(m.group(1)) if m else 1
     token = csrf_of(client.get("/office/").text)  # the logout form carries it
-    return client.post(f"/office/cases/{reference}/transitions/{name}",
-                       data={"csrf_token": token, "version": str(version), "comment": comment})
+    return client.post(
+        f"/office/cases/{reference}/transitions/{name}",
+        data={"csrf_token": token, "version": str(version), "comment": comment},
+    )

@@ -46,8 +46,10 @@ def check(
     t = wf.transition(name)
     if t is None:
         raise TransitionNotAllowed(
-            Text(de=f"Den Arbeitsschritt „{name}“ gibt es in diesem Verfahren nicht.",
-                 en=f"This procedure has no step '{name}'.")
+            Text(
+                de=f"Den Arbeitsschritt „{name}“ gibt es in diesem Verfahren nicht.",
+                en=f"This procedure has no step '{name}'.",
+            )
         )
     if state not in t.from_:
         current = wf.states[state].label if state in wf.states else Text(de=state)

@@ -56,7 +56,8 @@ def four_eyes(ctx: GuardContext) -> Text | None:
 def needs_four_eyes(ctx: GuardContext) -> Text | None:
     if not ctx.facts.get("needs_four_eyes"):
         return Text(
-            de="Für diesen Fall ist keine Zweitprüfung vorgesehen; er kann direkt genehmigt werden.",
+            de="Für diesen Fall ist keine Zweitprüfung vorgesehen; "
+            "er kann direkt genehmigt werden.",
             en="This case needs no second approval; it can be approved directly.",
         )
     return None

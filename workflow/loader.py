@@ -1,4 +1,5 @@
-"""Load a workflow definition; refuse unknown states, roles, guards, effects and unreachable states."""
+"""Load a workflow definition; refuse unknown states, roles, guards and effects, and
+unreachable states."""
 
 from __future__ import annotations
 

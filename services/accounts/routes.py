@@ -26,9 +26,13 @@ def login_page(request: Request, next: str = "/office/") -> Response:
 
 
 @router.post("/login")
-def login(request: Request, db: SessionDep, username: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/office/"
-          ) -> Response:
+def login(
+    request: Request,
+    db: SessionDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/office/",
+) -> Response:
     errors = {}
     if not username.strip():
         errors["username"] = "Bitte geben Sie Ihren Benutzernamen an."
@@ -43,11 +47,18 @@ def login(request: Request, db: SessionDep, username: Annotated[str, Form()] = "
         else:
             db.commit()
             request.session.clear()  # new session on login (no fixation)
-            request.session.update(staff_id=user.id, staff_seen=int(time.time()),
-                                   csrf=secrets.token_urlsafe(32))
+            request.session.update(
+                staff_id=user.id, staff_seen=int(time.time()), csrf=secrets.token_urlsafe(32)
+            )
             return RedirectResponse(_safe_next(next), status_code=303)
-    return render(request, "office/login.html", status_code=422, next=_safe_next(next),
-                  errors=errors, username=username)
+    return render(
+        request,
+        "office/login.html",
+        status_code=422,
+        next=_safe_next(next),
+        errors=errors,
+        username=username,
+    )
 
 
 @router.post("/logout")

@@ -31,8 +31,9 @@ def hash_password(password: str) -> str:
 
 def authenticate(db: Session, username: str, password: str) -> StaffUser:
     user = db.exec(select(StaffUser).where(StaffUser.username == username.strip().lower())).first()
-    wrong = LoginFailed(Text(de="Benutzername oder Passwort ist falsch.",
-                             en="The user name or password is wrong."))
+    wrong = LoginFailed(
+        Text(de="Benutzername oder Passwort ist falsch.", en="The user name or password is wrong.")
+    )
     if user is None or not user.active:
         try:
             _hasher.verify(_DUMMY_HASH, password)
@@ -41,11 +42,13 @@ def authenticate(db: Session, username: str, password: str) -> StaffUser:
         raise wrong
     now = utcnow()
     if user.locked_until and aware(user.locked_until) > now:
-        raise LoginFailed(Text(
-            de=f"Zu viele Fehlversuche. Die Anmeldung ist bis "
-            f"{aware(user.locked_until).astimezone().strftime('%H:%M')} Uhr gesperrt.",
-            en="Too many failed attempts. Login is locked for a few minutes.",
-        ))
+        raise LoginFailed(
+            Text(
+                de=f"Zu viele Fehlversuche. Die Anmeldung ist bis "
+                f"{aware(user.locked_until).astimezone().strftime('%H:%M')} Uhr gesperrt.",
+                en="Too many failed attempts. Login is locked for a few minutes.",
+            )
+        )
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -88,8 +91,13 @@ def create_user(
         raise ValueError("passwords must have at least 12 characters")
     user = db.exec(select(StaffUser).where(StaffUser.username == username.lower())).first()
     if user is None:
-        user = StaffUser(municipality_id=municipality_id, username=username.lower(),
-                         display_name=display_name, password_hash="", roles=[])
+        user = StaffUser(
+            municipality_id=municipality_id,
+            username=username.lower(),
+            display_name=display_name,
+            password_hash="",
+            roles=[],
+        )
     user.municipality_id = municipality_id
     user.display_name = display_name
     user.password_hash = hash_password(password)

@@ -43,12 +43,16 @@ def health() -> dict:
 @router.get("/cases", response_model=CaseList)
 def list_cases(staff: CurrentStaff, db: SessionDep, state: str | None = None, page: int = 1):
     result = service.queue(db, staff, state, page)
-    return CaseList(items=[CasePublic.model_validate(c, from_attributes=True)
-                           for c in result.cases],
-                    total=result.total, page=result.page, pages=result.pages)
+    return CaseList(
+        items=[CasePublic.model_validate(c, from_attributes=True) for c in result.cases],
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
+    )
 
 
 @router.get("/cases/{reference}", response_model=CaseDetail)
 def get_case(reference: str, staff: CurrentStaff, db: SessionDep):
-    return CaseDetail.model_validate(service.case_for_staff(db, staff, reference),
-                                     from_attributes=True)
+    return CaseDetail.model_validate(
+        service.case_for_staff(db, staff, reference), from_attributes=True
+    )

@@ -49,7 +49,6 @@ class Case(SQLModel, table=True):
     version: int = Field(default=1)  # optimistic lock
 
 
-
 class Document(SQLModel, table=True):
     """A produced document (notice, receipt), stored with its case."""
 

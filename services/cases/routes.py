@@ -24,8 +24,11 @@ def _procedure(proc_slug: str) -> registry.Procedure:
     try:
         return registry.by_slug(proc_slug)
     except registry.UnknownProcedure:
-        raise NotFound(Text(de="Dieses Verfahren gibt es hier nicht.",
-                                    en="This procedure is not offered here.")) from None
+        raise NotFound(
+            Text(
+                de="Dieses Verfahren gibt es hier nicht.", en="This procedure is not offered here."
+            )
+        ) from None
 
 
 def _draft_key(mun: str, proc: str) -> str:
@@ -60,9 +63,12 @@ def form_values(definition: FormDefinition, answers: dict[str, Any]) -> dict[str
 
 @router.get("/")
 def home(request: Request, db: SessionDep) -> Response:
-    return render(request, "portal/home.html",
-                  municipalities=municipalities.all_municipalities(db),
-                  procedures=registry.all_procedures())
+    return render(
+        request,
+        "portal/home.html",
+        municipalities=municipalities.all_municipalities(db),
+        procedures=registry.all_procedures(),
+    )
 
 
 @router.get("/{mun}/{proc_slug}")
@@ -72,14 +78,21 @@ def start_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Re
     draft = service.find_draft(db, _draft_token(request, mun, proc_slug), m.id)
     rates = municipalities.rate_tables(db, m.id)
     year = max(rates) if rates else None
-    return render(request, "portal/start.html", municipality=m, proc=proc,
-                  rates=rates.get(year) if year else None, rate_year=year,
-                  resumable=draft is not None and draft.case_id is None and draft.answers)
+    return render(
+        request,
+        "portal/start.html",
+        municipality=m,
+        proc=proc,
+        rates=rates.get(year) if year else None,
+        rate_year=year,
+        resumable=draft is not None and draft.case_id is None and draft.answers,
+    )
 
 
 @router.post("/{mun}/{proc_slug}/start")
-def start(request: Request, mun: str, proc_slug: str, db: SessionDep,
-          settings: SettingsDep) -> Response:
+def start(
+    request: Request, mun: str, proc_slug: str, db: SessionDep, settings: SettingsDep
+) -> Response:
     m = municipalities.by_slug(db, mun)
     proc = _procedure(proc_slug)
     _, token = service.start_draft(db, m, proc, settings.draft_retention_days)
@@ -99,53 +112,68 @@ def _load_draft(request: Request, db, mun: str, proc_slug: str):
 
 
 def _expired(request: Request, mun: str, proc_slug: str) -> RedirectResponse:
-    request.session["flash"] = ("Ihre Eingaben wurden nicht gefunden oder sind abgelaufen. "
-                                "Bitte beginnen Sie neu.")
+    request.session["flash"] = (
+        "Ihre Eingaben wurden nicht gefunden oder sind abgelaufen. Bitte beginnen Sie neu."
+    )
     return RedirectResponse(f"/{mun}/{proc_slug}", status_code=303)
 
 
-def _step_page(request, m, proc, draft, step, values, errors, status_code=200,
-               from_check=False) -> Response:
+def _step_page(
+    request, m, proc, draft, step, values, errors, status_code=200, from_check=False
+) -> Response:
     prev = service.step_before(proc, draft.answers, step.id)
     steps = visible_steps(proc.form, {**draft.answers})
     return render(
-        request, "portal/step.html", status_code=status_code, municipality=m, proc=proc,
-        step=step, fields=fields_to_render(step, draft.answers), values=values, errors=errors,
+        request,
+        "portal/step.html",
+        status_code=status_code,
+        municipality=m,
+        proc=proc,
+        step=step,
+        fields=fields_to_render(step, draft.answers),
+        values=values,
+        errors=errors,
         error_for={e.field: e.message("de") for e in errors},
         step_number=[s.id for s in steps].index(step.id) + 1 if step in steps else 1,
         step_count=len(steps),
-        back_url=(f"/{m.slug}/{proc.slug}/check" if from_check else
-                  f"/{m.slug}/{proc.slug}/steps/{prev.id}" if prev else f"/{m.slug}/{proc.slug}"),
+        back_url=(
+            f"/{m.slug}/{proc.slug}/check"
+            if from_check
+            else f"/{m.slug}/{proc.slug}/steps/{prev.id}"
+            if prev
+            else f"/{m.slug}/{proc.slug}"
+        ),
         from_check=from_check,
     )
 
 
 @router.get("/{mun}/{proc_slug}/steps/{step_id}")
-def step_page(request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep,
-              change: bool = False) -> Response:
+def step_page(
+    request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep, change: bool = False
+) -> Response:
     m, proc, draft = _load_draft(request, db, mun, proc_slug)
     if draft is None:
         return _expired(request, mun, proc_slug)
     if draft.case_id is not None:
         return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
-    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id),
-                None)
+    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id), None)
     if step is None:
         raise NotFound(Text(de="Diesen Schritt gibt es nicht.", en="No such step."))
-    return _step_page(request, m, proc, draft, step, form_values(proc.form, draft.answers), [],
-                      from_check=change)
+    return _step_page(
+        request, m, proc, draft, step, form_values(proc.form, draft.answers), [], from_check=change
+    )
 
 
 @router.post("/{mun}/{proc_slug}/steps/{step_id}")
-async def save_step(request: Request, mun: str, proc_slug: str, step_id: str,
-                    db: SessionDep) -> Response:
+async def save_step(
+    request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep
+) -> Response:
     m, proc, draft = _load_draft(request, db, mun, proc_slug)
     if draft is None:
         return _expired(request, mun, proc_slug)
     if draft.case_id is not None:
         return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
-    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id),
-                None)
+    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id), None)
     if step is None:
         raise NotFound(Text(de="Diesen Schritt gibt es nicht.", en="No such step."))
     form = await request.form()
@@ -153,8 +181,9 @@ async def save_step(request: Request, mun: str, proc_slug: str, step_id: str,
     from_check = form.get("from_check") == "1"
     errors = service.save_step(db, draft, proc, step, raw)
     if errors:
-        return _step_page(request, m, proc, draft, step, raw, errors, status_code=422,
-                          from_check=from_check)
+        return _step_page(
+            request, m, proc, draft, step, raw, errors, status_code=422, from_check=from_check
+        )
     db.commit()
     nxt = service.step_after(proc, draft.answers, step.id)
     if from_check:
@@ -175,13 +204,19 @@ def check_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Re
     pending, _ = service.first_incomplete_step(proc, draft.answers)
     if pending is not None:
         return RedirectResponse(f"/{mun}/{proc_slug}/steps/{pending.id}", status_code=303)
-    return render(request, "portal/check.html", municipality=m, proc=proc,
-                  sections=summarize(proc.form, draft.answers))
+    return render(
+        request,
+        "portal/check.html",
+        municipality=m,
+        proc=proc,
+        sections=summarize(proc.form, draft.answers),
+    )
 
 
 @router.post("/{mun}/{proc_slug}/submit")
-def submit(request: Request, mun: str, proc_slug: str, db: SessionDep,
-           settings: SettingsDep) -> Response:
+def submit(
+    request: Request, mun: str, proc_slug: str, db: SessionDep, settings: SettingsDep
+) -> Response:
     m = municipalities.by_slug(db, mun)
     _procedure(proc_slug)
     token = _draft_token(request, mun, proc_slug)
@@ -199,17 +234,24 @@ def submit(request: Request, mun: str, proc_slug: str, db: SessionDep,
 
 
 @router.get("/{mun}/{proc_slug}/confirmation")
-def confirmation(request: Request, mun: str, proc_slug: str, db: SessionDep,
-                 settings: SettingsDep) -> Response:
+def confirmation(
+    request: Request, mun: str, proc_slug: str, db: SessionDep, settings: SettingsDep
+) -> Response:
     m = municipalities.by_slug(db, mun)
     proc = _procedure(proc_slug)
     filed = service.filed_case(db, m, _draft_token(request, mun, proc_slug), settings.secret_key)
     if filed is None:
         return RedirectResponse(f"/{mun}/{proc_slug}", status_code=303)
     status_url = f"{settings.base_url.rstrip('/')}/status/{filed.status_token}"
-    return render(request, "portal/confirmation.html", municipality=m, proc=proc,
-                  case=filed.case, status_url=status_url,
-                  sections=summarize(proc.form, filed.case.answers, mask=True))
+    return render(
+        request,
+        "portal/confirmation.html",
+        municipality=m,
+        proc=proc,
+        case=filed.case,
+        status_url=status_url,
+        sections=summarize(proc.form, filed.case.answers, mask=True),
+    )
 
 
 status_router = APIRouter()
@@ -220,9 +262,16 @@ def status_page(request: Request, token: str, db: SessionDep) -> Response:
     view = service.status(db, token)
     proc = registry.get(view.case.procedure_id, view.case.procedure_version)
     state = proc.workflow.states[view.case.state]
-    return render(request, "portal/status.html", view=view, proc=proc, state=state,
-                  municipality=view.municipality, token=token,
-                  sections=summarize(proc.form, view.case.answers, mask=True))
+    return render(
+        request,
+        "portal/status.html",
+        view=view,
+        proc=proc,
+        state=state,
+        municipality=view.municipality,
+        token=token,
+        sections=summarize(proc.form, view.case.answers, mask=True),
+    )
 
 
 @status_router.get("/status/{token}/documents/{document_id}")
@@ -232,10 +281,12 @@ def status_document(token: str, document_id: int, db: SessionDep) -> Response:
 
 
 def pdf_response(doc) -> Response:
-    return Response(doc.content, media_type=doc.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{doc.filename}"',
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-    })
-
-
+    return Response(
+        doc.content,
+        media_type=doc.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{doc.filename}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

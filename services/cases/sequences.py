@@ -13,8 +13,11 @@ def next_value(db: Session, municipality_id: int, name: str, year: int) -> int:
     """Increment and return the counter; the row stays locked until the transaction ends."""
     stmt = (
         update(Sequence)
-        .where(Sequence.municipality_id == municipality_id, Sequence.name == name,
-               Sequence.year == year)
+        .where(
+            Sequence.municipality_id == municipality_id,
+            Sequence.name == name,
+            Sequence.year == year,
+        )
         .values(value=Sequence.value + 1)
         .returning(Sequence.value)
     )

@@ -38,8 +38,9 @@ def status_token_for(secret_key: str, draft_token: str) -> str:
 # --- drafts -----------------------------------------------------------------------------------
 
 
-def start_draft(db: Session, municipality: Municipality, proc: Procedure,
-                retention_days: int) -> tuple[Draft, str]:
+def start_draft(
+    db: Session, municipality: Municipality, proc: Procedure, retention_days: int
+) -> tuple[Draft, str]:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     draft = Draft(
@@ -57,12 +58,14 @@ def start_draft(db: Session, municipality: Municipality, proc: Procedure,
     return draft, token
 
 
-def find_draft(db: Session, token: str | None, municipality_id: int,
-               lock: bool = False) -> Draft | None:
+def find_draft(
+    db: Session, token: str | None, municipality_id: int, lock: bool = False
+) -> Draft | None:
     if not token:
         return None
-    query = select(Draft).where(Draft.token_hash == token_hash(token),
-                                Draft.municipality_id == municipality_id)
+    query = select(Draft).where(
+        Draft.token_hash == token_hash(token), Draft.municipality_id == municipality_id
+    )
     if lock:
         query = query.with_for_update()
     draft = db.exec(query).first()
@@ -71,25 +74,30 @@ def find_draft(db: Session, token: str | None, municipality_id: int,
     return draft
 
 
-def _chip_errors(db: Session, municipality_id: int, proc: Procedure,
-                 clean: dict[str, Any]) -> list[FieldError]:
+def _chip_errors(
+    db: Session, municipality_id: int, proc: Procedure, clean: dict[str, Any]
+) -> list[FieldError]:
     errors = []
     for f in (f for s in proc.form.steps for f in s.fields if f.unique and f.id in clean):
-        taken = db.exec(select(RegisteredDog.id).where(
-            RegisteredDog.municipality_id == municipality_id,
-            RegisteredDog.chip_number == clean[f.id],
-            RegisteredDog.liable_until == None,  # noqa: E711
-        )).first()
+        taken = db.exec(
+            select(RegisteredDog.id).where(
+                RegisteredDog.municipality_id == municipality_id,
+                RegisteredDog.chip_number == clean[f.id],
+                RegisteredDog.liable_until == None,  # noqa: E711
+            )
+        ).first()
         if taken is not None:
             errors.append(FieldError(f.id, "chip_taken", {}))
     return errors
 
 
-def save_step(db: Session, draft: Draft, proc: Procedure, step: StepDef,
-              raw: dict[str, Any], lang: str = "de") -> list[FieldError]:
+def save_step(
+    db: Session, draft: Draft, proc: Procedure, step: StepDef, raw: dict[str, Any], lang: str = "de"
+) -> list[FieldError]:
     """Validate one step's answers; store them in the draft only if they are valid."""
-    clean, errors = validate_steps(proc.form, [step], raw, context=draft.answers,
-                                   today=today_local(), lang=lang)
+    clean, errors = validate_steps(
+        proc.form, [step], raw, context=draft.answers, today=today_local(), lang=lang
+    )
     errors += _chip_errors(db, draft.municipality_id, proc, clean)
     if errors:
         return errors
@@ -122,8 +130,9 @@ def step_before(proc: Procedure, answers: dict[str, Any], step_id: str) -> StepD
     return None
 
 
-def first_incomplete_step(proc: Procedure, answers: dict[str, Any]) -> tuple[StepDef | None,
-                                                                          list[FieldError]]:
+def first_incomplete_step(
+    proc: Procedure, answers: dict[str, Any]
+) -> tuple[StepDef | None, list[FieldError]]:
     """The first step with missing or invalid answers (None if the filing is complete)."""
     _, errors = validate(proc.form, answers, today=today_local())
     if not errors:
@@ -142,8 +151,9 @@ class IncompleteFiling(DomainError):
     status = 422
 
     def __init__(self, step: StepDef | None) -> None:
-        super().__init__(Text(de="Bitte vervollständigen Sie Ihre Angaben.",
-                              en="Please complete your answers."))
+        super().__init__(
+            Text(de="Bitte vervollständigen Sie Ihre Angaben.", en="Please complete your answers.")
+        )
         self.step = step
 
 
@@ -154,8 +164,7 @@ class Filed:
     first_time: bool
 
 
-def submit(db: Session, municipality: Municipality, draft_token: str,
-           secret_key: str) -> Filed:
+def submit(db: Session, municipality: Municipality, draft_token: str, secret_key: str) -> Filed:
     """File the draft as a case, exactly once per draft (a second submit returns the case)."""
     draft = find_draft(db, draft_token, municipality.id, lock=True)
     if draft is None:
@@ -189,9 +198,17 @@ def submit(db: Session, municipality: Municipality, draft_token: str,
     )
     db.add(case)
     db.flush()
-    audit.record(db, case_id=case.id, municipality_id=municipality.id, actor_kind="citizen",
-                 actor_id=None, actor_name="Antragsteller/in", action="filed",
-                 to_state=case.state, public=True)
+    audit.record(
+        db,
+        case_id=case.id,
+        municipality_id=municipality.id,
+        actor_kind="citizen",
+        actor_id=None,
+        actor_name="Antragsteller/in",
+        action="filed",
+        to_state=case.state,
+        public=True,
+    )
     draft.case_id = case.id
     draft.answers = {}  # the case holds the answers now; the draft only links to it
     db.add(draft)
@@ -199,8 +216,9 @@ def submit(db: Session, municipality: Municipality, draft_token: str,
     return Filed(case, status_token, True)
 
 
-def filed_case(db: Session, municipality: Municipality, draft_token: str | None,
-               secret_key: str) -> Filed | None:
+def filed_case(
+    db: Session, municipality: Municipality, draft_token: str | None, secret_key: str
+) -> Filed | None:
     draft = find_draft(db, draft_token, municipality.id)
     if draft is None or draft.case_id is None:
         return None
@@ -222,11 +240,17 @@ def status(db: Session, token: str) -> StatusView:
     case = db.exec(select(Case).where(Case.status_token_hash == token_hash(token))).first()
     if case is None:
         raise StatusNotFound()
-    docs = db.exec(select(Document).where(Document.case_id == case.id,
-                                          Document.public == True)  # noqa: E712
-                   .order_by(Document.created_at))
-    return StatusView(case, db.get(Municipality, case.municipality_id),
-                      audit.history(db, case.id, public_only=True), list(docs))
+    docs = db.exec(
+        select(Document)
+        .where(Document.case_id == case.id, Document.public == True)  # noqa: E712
+        .order_by(Document.created_at)
+    )
+    return StatusView(
+        case,
+        db.get(Municipality, case.municipality_id),
+        audit.history(db, case.id, public_only=True),
+        list(docs),
+    )
 
 
 def status_document(db: Session, token: str, document_id: int) -> Document:

@@ -12,8 +12,11 @@ from services.municipalities.models import DogTaxRateTable, Municipality
 def by_slug(db: Session, slug: str) -> Municipality:
     m = db.exec(select(Municipality).where(Municipality.slug == slug)).first()
     if m is None:
-        raise NotFound(Text(de="Diese Gemeinde gibt es hier nicht.",
-                            en="This municipality is not served here."))
+        raise NotFound(
+            Text(
+                de="Diese Gemeinde gibt es hier nicht.", en="This municipality is not served here."
+            )
+        )
     return m
 
 

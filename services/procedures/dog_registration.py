@@ -26,14 +26,20 @@ from services.timeutil import today_local
 
 def facts(answers: dict[str, Any]) -> dict[str, Any]:
     """Facts the workflow guards read. Dangerous dogs, exemptions and reductions need four eyes."""
-    return {"needs_four_eyes": bool(answers.get("declared_dangerous")
-                                    or answers.get("reduction_requested"))}
+    return {
+        "needs_four_eyes": bool(
+            answers.get("declared_dangerous") or answers.get("reduction_requested")
+        )
+    }
 
 
 def owner_key(answers: dict[str, Any]) -> str:
     """Identify a keeper across filings: normalised names and date of birth."""
-    parts = [answers.get("family_name", ""), answers.get("given_names", ""),
-             answers.get("birth_date", "")]
+    parts = [
+        answers.get("family_name", ""),
+        answers.get("given_names", ""),
+        answers.get("birth_date", ""),
+    ]
     return "|".join(" ".join(str(p).casefold().split()) for p in parts)
 
 
@@ -41,13 +47,15 @@ def dogs_already_kept(db: Session, case: Case) -> int:
     """Dogs of this keeper in the municipality's register that count towards the rate.
 
     Dangerous dogs pay their own flat rate and do not count (demo rule, domain.md §2)."""
-    rows = db.exec(select(RegisteredDog.id).where(
-        RegisteredDog.municipality_id == case.municipality_id,
-        RegisteredDog.owner_key == owner_key(case.answers),
-        RegisteredDog.liable_until == None,  # noqa: E711
-        RegisteredDog.dangerous == False,  # noqa: E712
-        RegisteredDog.case_id != case.id,
-    ))
+    rows = db.exec(
+        select(RegisteredDog.id).where(
+            RegisteredDog.municipality_id == case.municipality_id,
+            RegisteredDog.owner_key == owner_key(case.answers),
+            RegisteredDog.liable_until == None,  # noqa: E711
+            RegisteredDog.dangerous == False,  # noqa: E712
+            RegisteredDog.case_id != case.id,
+        )
+    )
     return len(list(rows))
 
 
@@ -60,27 +68,36 @@ def liability_event(answers: dict[str, Any]) -> date:
 
 
 def _require_bank_details(m: Municipality) -> None:
-    missing = [label for label, value in (("IBAN", m.iban), ("BIC", m.bic),
-                                          ("Bank", m.bank_name),
-                                          ("Gläubiger-ID", m.creditor_id)) if not value]
+    missing = [
+        label
+        for label, value in (
+            ("IBAN", m.iban),
+            ("BIC", m.bic),
+            ("Bank", m.bank_name),
+            ("Gläubiger-ID", m.creditor_id),
+        )
+        if not value
+    ]
     if missing:
-        raise ConfigurationMissing(Text(
-            de=f"Für {m.name} fehlen Bankangaben ({', '.join(missing)}). Die Administration "
-            "muss sie eintragen, bevor ein Bescheid erstellt werden kann.",
-            en=f"{m.name} has no bank details ({', '.join(missing)}). An administrator must "
-            "set them before a notice can be issued.",
-        ))
+        raise ConfigurationMissing(
+            Text(
+                de=f"Für {m.name} fehlen Bankangaben ({', '.join(missing)}). Die Administration "
+                "muss sie eintragen, bevor ein Bescheid erstellt werden kann.",
+                en=f"{m.name} has no bank details ({', '.join(missing)}). An administrator must "
+                "set them before a notice can be issued.",
+            )
+        )
 
 
-def issue_notice(db: Session, case: Case, staff: StaffUser,
-                 notice_date: date | None = None) -> Document:
+def issue_notice(
+    db: Session, case: Case, staff: StaffUser, notice_date: date | None = None
+) -> Document:
     """Compute the tax, assign the tag number, render and store the Hundesteuerbescheid."""
     m = db.get(Municipality, case.municipality_id)
     _require_bank_details(m)
     a = case.answers
     notice_date = notice_date or today_local()
-    tables = {year: RateTable.from_dict(data)
-              for year, data in rate_tables(db, m.id).items()}
+    tables = {year: RateTable.from_dict(data) for year, data in rate_tables(db, m.id).items()}
     reduction = False  # reductions are decided by the office; the form only requests them
     try:
         assessment = assess(
@@ -92,12 +109,14 @@ def issue_notice(db: Session, case: Case, staff: StaffUser,
             annual_payment=a.get("payment_interval") == "annual",
         )
     except MissingRateTable as exc:
-        raise ConfigurationMissing(Text(
-            de=f"Für {m.name} ist für das Jahr {exc.year} keine Hundesteuer-Satztabelle "
-            "hinterlegt. Die Administration muss sie eintragen.",
-            en=f"{m.name} has no dog-tax rate table for {exc.year}. An administrator must "
-            "set it.",
-        )) from None
+        raise ConfigurationMissing(
+            Text(
+                de=f"Für {m.name} ist für das Jahr {exc.year} keine Hundesteuer-Satztabelle "
+                "hinterlegt. Die Administration muss sie eintragen.",
+                en=f"{m.name} has no dog-tax rate table for {exc.year}. An administrator must "
+                "set it.",
+            )
+        ) from None
     except InvalidAssessment as exc:
         raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
 
@@ -119,12 +138,17 @@ def issue_notice(db: Session, case: Case, staff: StaffUser,
         "clerk_phone": staff.phone or m.phone,
         "clerk_email": staff.email or m.email,
         "tag_number": tag_number,
-        "owner": {k: a.get(k, "") for k in ("given_names", "family_name", "street",
-                                             "house_number", "postal_code", "town")},
+        "owner": {
+            k: a.get(k, "")
+            for k in ("given_names", "family_name", "street", "house_number", "postal_code", "town")
+        },
         "dog": {
-            "dog_name": a["dog_name"], "breed": a["breed"], "sex": a["sex"],
+            "dog_name": a["dog_name"],
+            "breed": a["breed"],
+            "sex": a["sex"],
             "sex_label": display(form, form.field("sex"), a["sex"]),
-            "dog_birth_date": date.fromisoformat(a["dog_birth_date"]), "colour": a["colour"],
+            "dog_birth_date": date.fromisoformat(a["dog_birth_date"]),
+            "colour": a["colour"],
             "chip_number": a["chip_number"],
         },
         "payment": {
@@ -136,17 +160,21 @@ def issue_notice(db: Session, case: Case, staff: StaffUser,
         },
         "reduction": {
             "requested": bool(a.get("reduction_requested")),
-            "reason_label": display(form, form.field("reduction_reason"),
-                                    a.get("reduction_reason")) or None,
+            "reason_label": display(form, form.field("reduction_reason"), a.get("reduction_reason"))
+            or None,
             "granted": reduction,
             "percent": Decimal(0),
         },
         "assessment": assessment,
     }
     embedded = {
-        "case": {"reference": case.reference, "file_number": case.file_number,
-                 "procedure": case.procedure_id, "procedure_version": case.procedure_version,
-                 "answers": {k: v for k, v in a.items() if k != "iban"}},
+        "case": {
+            "reference": case.reference,
+            "file_number": case.file_number,
+            "procedure": case.procedure_id,
+            "procedure_version": case.procedure_version,
+            "answers": {k: v for k, v in a.items() if k != "iban"},
+        },
         "tag_number": tag_number,
         "notice_date": notice_date.isoformat(),
         "assessment": assessment.to_dict(),
@@ -159,9 +187,13 @@ def issue_notice(db: Session, case: Case, staff: StaffUser,
         title=f"Hundesteuerbescheid {case.reference}",
         author=m.name,
         subject=f"Festsetzung der Hundesteuer, {a['dog_name']}",
-        attachments=[("hundesteuerbescheid.json",
-                      json.dumps(embedded, ensure_ascii=False, indent=2).encode(),
-                      "Vorgangs- und Berechnungsdaten (maschinenlesbar)")],
+        attachments=[
+            (
+                "hundesteuerbescheid.json",
+                json.dumps(embedded, ensure_ascii=False, indent=2).encode(),
+                "Vorgangs- und Berechnungsdaten (maschinenlesbar)",
+            )
+        ],
     )
     doc = Document(
         case_id=case.id,
@@ -172,16 +204,25 @@ def issue_notice(db: Session, case: Case, staff: StaffUser,
         sha256=hashlib.sha256(pdf).hexdigest(),
         template=proc.notice_template,
         template_version=proc.notice_template_version,
-        meta={"tag_number": tag_number, "total": str(assessment.total),
-              "assessment": assessment.to_dict()},
+        meta={
+            "tag_number": tag_number,
+            "total": str(assessment.total),
+            "assessment": assessment.to_dict(),
+        },
         content=pdf,
     )
     db.add(doc)
-    db.add(RegisteredDog(
-        municipality_id=m.id, case_id=case.id, owner_key=owner_key(a),
-        chip_number=a["chip_number"], dog_name=a["dog_name"], tag_number=tag_number,
-        liable_from=assessment.start_date.isoformat(),
-        dangerous=bool(a.get("declared_dangerous")),
-    ))
+    db.add(
+        RegisteredDog(
+            municipality_id=m.id,
+            case_id=case.id,
+            owner_key=owner_key(a),
+            chip_number=a["chip_number"],
+            dog_name=a["dog_name"],
+            tag_number=tag_number,
+            liable_from=assessment.start_date.isoformat(),
+            dangerous=bool(a.get("declared_dangerous")),
+        )
+    )
     db.flush()
     return doc

@@ -20,40 +20,63 @@ router = APIRouter(prefix="/office", dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/")
-def queue(request: Request, staff: CurrentStaff, db: SessionDep, state: str = "",
-          page: int = 1) -> Response:
+def queue(
+    request: Request, staff: CurrentStaff, db: SessionDep, state: str = "", page: int = 1
+) -> Response:
     result = service.queue(db, staff, state or None, page)
     states = {k: v for p in registry.all_procedures() for k, v in p.workflow.states.items()}
-    return render(request, "office/queue.html", staff=staff, result=result, states=states,
-                  state=state)
+    return render(
+        request, "office/queue.html", staff=staff, result=result, states=states, state=state
+    )
 
 
 @router.get("/cases/{reference}")
-def case_page(request: Request, reference: str, staff: CurrentStaff, db: SessionDep
-              ) -> Response:
+def case_page(request: Request, reference: str, staff: CurrentStaff, db: SessionDep) -> Response:
     return _case_page(request, db, staff, reference)
 
 
-def _case_page(request: Request, db, staff, reference: str, error: str | None = None,
-               comment: str = "", status_code: int = 200) -> Response:
+def _case_page(
+    request: Request,
+    db,
+    staff,
+    reference: str,
+    error: str | None = None,
+    comment: str = "",
+    status_code: int = 200,
+) -> Response:
     view = service.view_case(db, staff, reference)
-    return render(request, "office/case.html", status_code=status_code, staff=staff, view=view,
-                  states=view.procedure.workflow.states, error=error, comment=comment,
-                  sections=summarize(view.procedure.form, view.case.answers))
+    return render(
+        request,
+        "office/case.html",
+        status_code=status_code,
+        staff=staff,
+        view=view,
+        states=view.procedure.workflow.states,
+        error=error,
+        comment=comment,
+        sections=summarize(view.procedure.form, view.case.answers),
+    )
 
 
 @router.post("/cases/{reference}/transitions/{name}")
-def transition(request: Request, reference: str, name: str, staff: CurrentStaff,
-               db: SessionDep, version: Annotated[int, Form()],
-               comment: Annotated[str, Form(max_length=4000)] = "") -> Response:
+def transition(
+    request: Request,
+    reference: str,
+    name: str,
+    staff: CurrentStaff,
+    db: SessionDep,
+    version: Annotated[int, Form()],
+    comment: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
     try:
         case = service.transition(db, staff, reference, name, comment, version)
     except (DomainError, TransitionRefused) as exc:
         # Nothing changed: show the fresh case with the reason, so the clerk can decide anew.
         db.rollback()
         message = exc.reason if isinstance(exc, TransitionRefused) else exc.message
-        return _case_page(request, db, staff, reference, error=message.de, comment=comment,
-                          status_code=exc.status)
+        return _case_page(
+            request, db, staff, reference, error=message.de, comment=comment, status_code=exc.status
+        )
     db.commit()
     label = registry.get(case.procedure_id, case.procedure_version).workflow.states[case.state]
     request.session["flash"] = f"Erledigt. Der Vorgang hat jetzt den Status „{label.label.de}“."
@@ -61,6 +84,5 @@ def transition(request: Request, reference: str, name: str, staff: CurrentStaff,
 
 
 @router.get("/cases/{reference}/documents/{document_id}")
-def document(reference: str, document_id: int, staff: CurrentStaff, db: SessionDep
-             ) -> Response:
+def document(reference: str, document_id: int, staff: CurrentStaff, db: SessionDep) -> Response:
     return pdf_response(service.document_for_staff(db, staff, reference, document_id))

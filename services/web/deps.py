@@ -28,11 +28,14 @@ class CsrfFailed(DomainError):
     status = 400
 
     def __init__(self) -> None:
-        super().__init__(Text(
-            de="Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. "
-            "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
-            en="The form expired or was not sent from this site. Reload the page and try again.",
-        ))
+        super().__init__(
+            Text(
+                de="Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. "
+                "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
+                en="The form expired or was not sent from this site. "
+                "Reload the page and try again.",
+            )
+        )
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -89,8 +92,9 @@ def current_staff(request: Request, db: SessionDep, settings: SettingsDep) -> St
         raise NotLoggedIn()
     if time.time() - seen > settings.session_timeout_minutes * 60:
         request.session.pop("staff_id", None)
-        request.session["flash"] = ("Ihre Sitzung ist wegen Inaktivität abgelaufen. "
-                                    "Bitte melden Sie sich erneut an.")
+        request.session["flash"] = (
+            "Ihre Sitzung ist wegen Inaktivität abgelaufen. Bitte melden Sie sich erneut an."
+        )
         raise NotLoggedIn()
     user = get_active(db, user_id)
     if user is None:

@@ -50,8 +50,9 @@ def age_days(value: datetime) -> int:
     return (datetime.now(local(value).tzinfo) - local(value)).days
 
 
-env.filters.update(date_de=date_de, datetime_de=datetime_de, money=money, chip=format_chip,
-                   age_days=age_days)
+env.filters.update(
+    date_de=date_de, datetime_de=datetime_de, money=money, chip=format_chip, age_days=age_days
+)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -52,8 +52,9 @@ def test_citizen_files_clerk_approves_citizen_downloads_notice(client, db, clerk
 
     case = db.exec(select(Case).where(Case.reference == reference)).one()
     assert case.state == "notice_issued"
-    events = db.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                     .order_by(CaseEvent.seq)).all()
+    events = db.exec(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+    ).all()
     assert [(e.action, e.from_state, e.to_state) for e in events] == [
         ("filed", None, "submitted"),
         ("start_review", "submitted", "in_review"),
@@ -79,16 +80,23 @@ def test_citizen_files_clerk_approves_citizen_downloads_notice(client, db, clerk
 
 def test_field_errors_are_shown_in_place_and_in_summary_and_answers_stay(client, municipality):
     token = start(client)
-    data = {**answers()["keeper"], "postal_code": "4916", "family_name": "",
-            "birth_date": "31.02.1980", "csrf_token": token}
+    data = {
+        **answers()["keeper"],
+        "postal_code": "4916",
+        "family_name": "",
+        "birth_date": "31.02.1980",
+        "csrf_token": token,
+    }
     r = client.post(f"{URL}/steps/keeper", data=data)
     assert r.status_code == 422
     html = r.text
     assert "<title>Fehler:" in html
     summary = html.split('class="error-summary-list"')[1].split("</ul>")[0]
-    for message in ("Bitte geben Sie „Familienname“ an.",
-                    "Die Postleitzahl muss aus genau 5 Ziffern bestehen",
-                    "„Geburtsdatum“ muss ein gültiges Datum sein"):
+    for message in (
+        "Bitte geben Sie „Familienname“ an.",
+        "Die Postleitzahl muss aus genau 5 Ziffern bestehen",
+        "„Geburtsdatum“ muss ein gültiges Datum sein",
+    ):
         assert message in summary
         assert html.count(message) == 2  # summary and next to the field
     assert 'href="#family_name"' in summary
@@ -100,13 +108,20 @@ def test_future_and_inconsistent_dates_are_refused(client, municipality):
     token = start(client)
     client.post(f"{URL}/steps/keeper", data={"csrf_token": token, **answers()["keeper"]})
     future = date(date.today().year + 1, 1, 1).strftime("%d.%m.%Y")
-    r = client.post(f"{URL}/steps/dog", data={"csrf_token": token, **answers()["dog"],
-                                               "dog_birth_date": "01.06.2021",
-                                               "intake_date": "01.05.2020"})
+    r = client.post(
+        f"{URL}/steps/dog",
+        data={
+            "csrf_token": token,
+            **answers()["dog"],
+            "dog_birth_date": "01.06.2021",
+            "intake_date": "01.05.2020",
+        },
+    )
     assert r.status_code == 422
     assert "„Seit wann halten Sie den Hund?“ darf nicht vor „Wurfdatum" in r.text
-    r = client.post(f"{URL}/steps/dog", data={"csrf_token": token, **answers()["dog"],
-                                               "intake_date": future})
+    r = client.post(
+        f"{URL}/steps/dog", data={"csrf_token": token, **answers()["dog"], "intake_date": future}
+    )
     assert r.status_code == 422 and "darf nicht in der Zukunft liegen" in r.text
 
 
@@ -178,7 +193,7 @@ def test_dangerous_dog_needs_four_eyes(client, db, approver, second_approver):
     login(client, "approver")
     act(client, reference, "start_review")
     page = client.get(f"/office/cases/{reference}")
-    assert "/transitions/approve\"" not in page.text  # direct approval is not offered
+    assert '/transitions/approve"' not in page.text  # direct approval is not offered
     r = act(client, reference, "approve")
     assert r.status_code == 409 and "Zweitprüfung" in r.text
     assert act(client, reference, "propose_approval").status_code == 200
@@ -202,8 +217,10 @@ def test_stale_form_gets_conflict_message(client, db, clerk, approver):
     page = client.get(f"/office/cases/{reference}")
     stale_version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))
     act(client, reference, "start_review")  # the case moves on (version + 1)
-    r = client.post(f"/office/cases/{reference}/transitions/start_review",
-                    data={"csrf_token": csrf_of(page.text), "version": str(stale_version)})
+    r = client.post(
+        f"/office/cases/{reference}/transitions/start_review",
+        data={"csrf_token": csrf_of(page.text), "version": str(stale_version)},
+    )
     assert r.status_code == 409
     assert "wurde inzwischen von Petra Schulze geändert" in r.text
     assert "In Prüfung" in r.text  # the fresh state is shown
@@ -244,8 +261,10 @@ def test_office_requires_login_and_csrf(client, db, clerk):
     assert r.status_code == 303 and r.headers["location"].startswith("/office/login")
     assert client.get("/api/v1/cases").status_code == 401
     login(client, "clerk")
-    r = client.post(f"/office/cases/{reference}/transitions/start_review",
-                    data={"version": "1", "csrf_token": "forged"})
+    r = client.post(
+        f"/office/cases/{reference}/transitions/start_review",
+        data={"version": "1", "csrf_token": "forged"},
+    )
     assert r.status_code == 400 and "Formular ist abgelaufen" in r.text
     case = db.exec(select(Case)).one()
     db.refresh(case)
