@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from forms.conditions import holds
 from forms.model import FieldDef, FormDefinition
+from forms.validate import prune
 
 YES_NO = {"de": ("Ja", "Nein"), "en": ("Yes", "No")}
 CONFIRMED = {"de": "Bestätigt", "en": "Confirmed"}
@@ -75,14 +75,13 @@ def summarize(
     definition: FormDefinition, answers: Mapping[str, Any], lang: str = "de", mask: bool = False
 ) -> list[Section]:
     """Answered, visible fields per visible step, labelled and formatted for people."""
+    shown = prune(definition, answers)  # answers of hidden fields or steps are never shown
     sections: list[Section] = []
     for step in definition.steps:
-        if not holds(step.show_if, dict(answers)):
-            continue
         rows = [
-            Row(f.id, f.label.get(lang), display(definition, f, answers[f.id], lang, mask))
+            Row(f.id, f.label.get(lang), display(definition, f, shown[f.id], lang, mask))
             for f in step.fields
-            if f.type != "info" and f.id in answers and answers[f.id] not in (None, "")
+            if f.type != "info" and shown.get(f.id) not in (None, "")
         ]
         if rows:
             sections.append(Section(step.id, step.title.get(lang), rows))

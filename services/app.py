@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts.routes import router as accounts_router
@@ -17,6 +19,7 @@ from services.cases.routes import router as portal_router
 from services.cases.routes import status_router
 from services.config import ROOT, Settings, get_settings
 from services.db import make_engine
+from services.documents.render import warm_up
 from services.errors import DomainError
 from services.review.routes import router as office_router
 from services.web.deps import NotLoggedIn
@@ -32,7 +35,18 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # The first PDF in a process pays for fonts and hyphenation: pay it at start-up.
+        if settings.env != "test":
+            seconds = await run_in_threadpool(warm_up)
+            log.info("PDF renderer warmed up in %.2f s", seconds)
+        yield
+        app.state.engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Amtsweg",
         version="0.1.0",
         docs_url="/api/docs",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
 from forms import FieldError, prune, validate, validate_steps, visible_steps
@@ -242,6 +243,7 @@ def status(db: Session, token: str) -> StatusView:
         raise StatusNotFound()
     docs = db.exec(
         select(Document)
+        .options(defer(Document.content))
         .where(Document.case_id == case.id, Document.public == True)  # noqa: E712
         .order_by(Document.created_at)
     )
