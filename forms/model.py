@@ -22,22 +22,6 @@ FIELD_TYPES = (
     "confirm",
     "info",
 )
-FieldType = Literal[
-    "text",
-    "textarea",
-    "integer",
-    "date",
-    "yesno",
-    "choice",
-    "email",
-    "phone",
-    "postal_code",
-    "iban",
-    "bic",
-    "chip",
-    "confirm",
-    "info",
-]
 LANGS = ("de", "en")
 
 

@@ -9,8 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts.routes import router as accounts_router
@@ -22,7 +22,7 @@ from services.db import make_engine
 from services.documents.render import warm_up
 from services.errors import DomainError
 from services.review.routes import router as office_router
-from services.web.deps import NotLoggedIn
+from services.web.deps import NotLoggedIn, RedirectTo
 from services.web.templating import render
 from workflow import TransitionRefused
 
@@ -96,6 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if _wants_json(request):
             return JSONResponse({"detail": "Nicht angemeldet / not logged in"}, status_code=401)
         return RedirectResponse(f"/office/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(RedirectTo)
+    async def redirect_to(request: Request, exc: RedirectTo) -> Response:
+        if exc.flash:
+            request.session["flash"] = exc.flash
+        return RedirectResponse(exc.url, status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -74,25 +74,21 @@ def release_write_lock(held: bool) -> None:
 
 
 @contextmanager
-def write_lock(engine: Engine) -> Iterator[None]:
-    """Serialise write transactions on SQLite within this process; no-op on PostgreSQL."""
-    held = acquire_write_lock(engine)
+def unit_of_work(engine: Engine, lock: bool = True) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error. ``lock`` takes the SQLite
+    write lock for the whole unit (a plain Lock, so enter and exit may run in different
+    threads, as FastAPI does with dependencies)."""
+    held = acquire_write_lock(engine) if lock else False
     try:
-        yield
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     finally:
         release_write_lock(held)
-
-
-@contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One write transaction: commit on success, roll back on any error."""
-    with write_lock(engine), Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def migrate(url: str, revision: str = "head") -> None:

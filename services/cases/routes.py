@@ -14,7 +14,7 @@ from services.cases import service
 from services.errors import NotFound
 from services.municipalities import service as municipalities
 from services.procedures import registry
-from services.web.deps import SessionDep, SettingsDep, verify_csrf
+from services.web.deps import RedirectTo, SessionDep, SettingsDep, verify_csrf
 from services.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -104,18 +104,28 @@ def start(
     return RedirectResponse(f"/{mun}/{proc_slug}/steps/{first}", status_code=303)
 
 
-def _load_draft(request: Request, db, mun: str, proc_slug: str):
+EXPIRED = "Ihre Eingaben wurden nicht gefunden oder sind abgelaufen. Bitte beginnen Sie neu."
+
+
+def _open_draft(request: Request, db, mun: str, proc_slug: str):
+    """The citizen's unfiled draft, or a redirect: to the start page if there is none, to
+    the confirmation if it was filed already."""
     m = municipalities.by_slug(db, mun)
     proc = _procedure(proc_slug)
     draft = service.find_draft(db, _draft_token(request, mun, proc_slug), m.id)
+    if draft is None:
+        raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED)
+    if draft.case_id is not None:
+        raise RedirectTo(f"/{mun}/{proc_slug}/confirmation")
     return m, proc, draft
 
 
-def _expired(request: Request, mun: str, proc_slug: str) -> RedirectResponse:
-    request.session["flash"] = (
-        "Ihre Eingaben wurden nicht gefunden oder sind abgelaufen. Bitte beginnen Sie neu."
-    )
-    return RedirectResponse(f"/{mun}/{proc_slug}", status_code=303)
+def _open_step(request: Request, db, mun: str, proc_slug: str, step_id: str):
+    m, proc, draft = _open_draft(request, db, mun, proc_slug)
+    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id), None)
+    if step is None:
+        raise NotFound(Text(de="Diesen Schritt gibt es nicht.", en="No such step."))
+    return m, proc, draft, step
 
 
 def _step_page(
@@ -151,14 +161,7 @@ def _step_page(
 def step_page(
     request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep, change: bool = False
 ) -> Response:
-    m, proc, draft = _load_draft(request, db, mun, proc_slug)
-    if draft is None:
-        return _expired(request, mun, proc_slug)
-    if draft.case_id is not None:
-        return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
-    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id), None)
-    if step is None:
-        raise NotFound(Text(de="Diesen Schritt gibt es nicht.", en="No such step."))
+    m, proc, draft, step = _open_step(request, db, mun, proc_slug, step_id)
     return _step_page(
         request, m, proc, draft, step, form_values(proc.form, draft.answers), [], from_check=change
     )
@@ -168,14 +171,7 @@ def step_page(
 async def save_step(
     request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep
 ) -> Response:
-    m, proc, draft = _load_draft(request, db, mun, proc_slug)
-    if draft is None:
-        return _expired(request, mun, proc_slug)
-    if draft.case_id is not None:
-        return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
-    step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id), None)
-    if step is None:
-        raise NotFound(Text(de="Diesen Schritt gibt es nicht.", en="No such step."))
+    m, proc, draft, step = _open_step(request, db, mun, proc_slug, step_id)
     form = await request.form()
     raw = {f.id: str(form.get(f.id, "")) for f in step.fields}
     from_check = form.get("from_check") == "1"
@@ -196,11 +192,7 @@ async def save_step(
 
 @router.get("/{mun}/{proc_slug}/check")
 def check_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Response:
-    m, proc, draft = _load_draft(request, db, mun, proc_slug)
-    if draft is None:
-        return _expired(request, mun, proc_slug)
-    if draft.case_id is not None:
-        return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
+    m, proc, draft = _open_draft(request, db, mun, proc_slug)
     pending, _ = service.first_incomplete_step(proc, draft.answers)
     if pending is not None:
         return RedirectResponse(f"/{mun}/{proc_slug}/steps/{pending.id}", status_code=303)
@@ -221,14 +213,14 @@ def submit(
     _procedure(proc_slug)
     token = _draft_token(request, mun, proc_slug)
     if token is None:
-        return _expired(request, mun, proc_slug)
+        raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED)
     try:
         service.submit(db, m, token, settings.secret_key)
     except service.IncompleteFiling as exc:
         target = f"steps/{exc.step.id}" if exc.step else "check"
         return RedirectResponse(f"/{mun}/{proc_slug}/{target}", status_code=303)
     except service.StatusNotFound:
-        return _expired(request, mun, proc_slug)
+        raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED) from None
     db.commit()
     return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
 

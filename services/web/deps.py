@@ -16,8 +16,17 @@ from forms.model import Text
 from services.accounts.models import StaffUser
 from services.accounts.service import get_active
 from services.config import Settings
-from services.db import acquire_write_lock, release_write_lock
+from services.db import unit_of_work
 from services.errors import DomainError
+
+
+class RedirectTo(Exception):  # noqa: N818 - it is an outcome, not an error
+    """Leave the current page for ``url`` (303), optionally with a flash message."""
+
+    def __init__(self, url: str, flash: str | None = None) -> None:
+        super().__init__(url)
+        self.url = url
+        self.flash = flash
 
 
 class NotLoggedIn(Exception):
@@ -45,18 +54,8 @@ def get_settings_dep(request: Request) -> Settings:
 def get_db(request: Request) -> Iterator[Session]:
     """A session per request. State-changing requests take the SQLite write lock for the
     whole request; routes commit explicitly before they answer, so nothing acknowledged is lost."""
-    engine = request.app.state.engine
-    held = acquire_write_lock(engine) if request.method == "POST" else False
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-    finally:
-        release_write_lock(held)
+    with unit_of_work(request.app.state.engine, lock=request.method == "POST") as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from babel.dates import format_date
-from babel.numbers import format_currency
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from forms.summary import format_chip
 from services.config import ROOT
+from services.documents.render import date_de, money_de
 from services.timeutil import local
 
 env = Environment(
@@ -25,25 +23,14 @@ env = Environment(
 )
 env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 
-
-def date_de(value: date | datetime | str | None, lang: str = "de") -> str:
-    if value in (None, ""):
-        return ""
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    if isinstance(value, datetime):
-        value = local(value).date()
-    return format_date(value, "dd.MM.yyyy", locale=LOCALES.get(lang, "de_DE"))
+def date_local(value: Any) -> str:
+    """Dates as 24.11.2026; timestamps (stored in UTC) on the Berlin calendar day."""
+    return date_de(local(value) if isinstance(value, datetime) else value)
 
 
 def datetime_de(value: datetime | None) -> str:
     return local(value).strftime("%d.%m.%Y, %H:%M Uhr") if value else ""
-
-
-def money(value: Decimal | str | float, lang: str = "de") -> str:
-    return format_currency(Decimal(str(value)), "EUR", locale=LOCALES.get(lang, "de_DE"))
 
 
 def age_days(value: datetime) -> int:
@@ -51,7 +38,7 @@ def age_days(value: datetime) -> int:
 
 
 env.filters.update(
-    date_de=date_de, datetime_de=datetime_de, money=money, chip=format_chip, age_days=age_days
+    date_de=date_local, datetime_de=datetime_de, money=money_de, chip=format_chip, age_days=age_days
 )
 
 

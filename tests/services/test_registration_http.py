@@ -326,3 +326,9 @@ def test_audit_chain_verifies_and_detects_tampering(client, db, clerk):
     db.commit()
     _, broken = verify(db)
     assert [(b.seq, "changed" in b.reason) for b in broken] == [(2, True)]
+
+
+def test_step_without_a_draft_goes_back_to_the_start_with_a_message(client, municipality):
+    r = client.get(f"{URL}/steps/dog")
+    assert r.url.path == URL
+    assert "Ihre Eingaben wurden nicht gefunden oder sind abgelaufen" in r.text
