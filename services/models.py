@@ -3,7 +3,9 @@
 from services.accounts.models import StaffUser
 from services.audit.models import CaseEvent
 from services.cases.models import Case, Document, Draft, RegisteredDog, Sequence
+from services.mail.models import OutboxMessage
 from services.municipalities.models import DogTaxRateTable, Municipality
+from services.uploads.models import Upload
 
 __all__ = [
     "Case",
@@ -12,7 +14,9 @@ __all__ = [
     "DogTaxRateTable",
     "Draft",
     "Municipality",
+    "OutboxMessage",
     "RegisteredDog",
     "Sequence",
     "StaffUser",
+    "Upload",
 ]
