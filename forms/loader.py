@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from forms.conditions import variables
-from forms.model import FIELD_TYPES, FormDefinition
+from forms.model import FIELD_TYPES, UPLOAD_TYPES, FormDefinition
 
 
 class DefinitionError(ValueError):
@@ -87,37 +87,78 @@ def _check_consistency(d: FormDefinition, source: str) -> None:
                         f'{where}: condition refers to "{name}", {problem}; '
                         "conditions may only use fields asked before"
                     )
-            if f.type == "choice":
-                if not f.options:
-                    raise DefinitionError(f"{where}: a choice field needs options (a code list)")
-                if f.options not in d.code_lists:
-                    raise DefinitionError(
-                        f'{where}: unknown code list "{f.options}" '
-                        f"(known: {', '.join(sorted(d.code_lists)) or 'none'})"
-                    )
-            elif f.options:
-                raise DefinitionError(f"{where}: options are only allowed on choice fields")
-            if f.not_before:
-                if f.type != "date":
-                    raise DefinitionError(f"{where}: not_before is only allowed on date fields")
-                if f.not_before not in seen or d.field(f.not_before).type != "date":
-                    raise DefinitionError(
-                        f'{where}: not_before refers to "{f.not_before}", '
-                        "which is not an earlier date field"
-                    )
-            if f.min_age:
-                target = f.min_age.of
-                if target is None and f.type != "date":
-                    raise DefinitionError(f"{where}: min_age needs a date field or 'of'")
-                if target is not None and (target not in seen or d.field(target).type != "date"):
-                    raise DefinitionError(
-                        f'{where}: min_age refers to "{target}", which is not an earlier date field'
-                    )
-                for name in variables(f.min_age.when) - seen - {f.id}:
-                    raise DefinitionError(
-                        f'{where}: min_age condition refers to "{name}", which is not asked before'
-                    )
+            _check_kind(d, f, where, seen)
+            if f.type == "group":
+                if not f.fields:
+                    raise DefinitionError(f"{where}: a group needs fields")
+                if f.min_items > f.max_items:
+                    raise DefinitionError(f"{where}: min_items is larger than max_items")
+                inner: set[str] = set()
+                for sub in f.fields:
+                    sub_where = f'{where}, group field "{sub.id}"'
+                    if sub.id in inner:
+                        raise DefinitionError(f"{sub_where}: duplicate field id")
+                    if sub.type in ("group", "file"):
+                        raise DefinitionError(
+                            f"{sub_where}: {sub.type} fields cannot be in a group"
+                        )
+                    for name in variables(sub.show_if) - seen - inner:
+                        raise DefinitionError(
+                            f'{sub_where}: condition refers to "{name}", which is not asked before'
+                        )
+                    _check_kind(d, sub, sub_where, seen | inner)
+                    inner.add(sub.id)
+            elif f.fields:
+                raise DefinitionError(f"{where}: only group fields have fields")
             seen.add(f.id)
+
+
+def _check_kind(d: FormDefinition, f, where: str, seen: set[str]) -> None:
+    """Checks that depend on the field's type."""
+    if f.type not in FIELD_TYPES:
+        raise DefinitionError(f'{where}: unknown type "{f.type}" (known: {", ".join(FIELD_TYPES)})')
+    if f.type in ("choice", "multichoice"):
+        if not f.options:
+            raise DefinitionError(f"{where}: a choice field needs options (a code list)")
+        if f.options not in d.code_lists:
+            raise DefinitionError(
+                f'{where}: unknown code list "{f.options}" '
+                f"(known: {', '.join(sorted(d.code_lists)) or 'none'})"
+            )
+    elif f.options:
+        raise DefinitionError(f"{where}: options are only allowed on choice fields")
+    if f.derive_from is not None:
+        if f.type != "bic":
+            raise DefinitionError(f"{where}: derive_from is only allowed on bic fields")
+        if f.derive_from not in seen or d.field(f.derive_from).type != "iban":
+            raise DefinitionError(
+                f'{where}: derive_from refers to "{f.derive_from}", '
+                "which is not an earlier IBAN field"
+            )
+    if f.type == "file":
+        unknown = set(f.accept) - set(UPLOAD_TYPES)
+        if unknown or not f.accept:
+            raise DefinitionError(f"{where}: accept may list only {', '.join(UPLOAD_TYPES)}")
+    if f.not_before:
+        if f.type != "date":
+            raise DefinitionError(f"{where}: not_before is only allowed on date fields")
+        if f.not_before not in seen or d.field(f.not_before).type != "date":
+            raise DefinitionError(
+                f'{where}: not_before refers to "{f.not_before}", '
+                "which is not an earlier date field"
+            )
+    if f.min_age:
+        target = f.min_age.of
+        if target is None and f.type != "date":
+            raise DefinitionError(f"{where}: min_age needs a date field or 'of'")
+        if target is not None and (target not in seen or d.field(target).type != "date"):
+            raise DefinitionError(
+                f'{where}: min_age refers to "{target}", which is not an earlier date field'
+            )
+        for name in variables(f.min_age.when) - seen - {f.id}:
+            raise DefinitionError(
+                f'{where}: min_age condition refers to "{name}", which is not asked before'
+            )
 
 
 def load_definition(path: str | Path) -> FormDefinition:

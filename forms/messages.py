@@ -70,6 +70,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Die BIC ist nicht gültig (8 oder 11 Zeichen, zum Beispiel WELADED1EES).",
         "en": "The BIC is not valid (8 or 11 characters, like WELADED1EES).",
     },
+    "decimal_invalid": {
+        "de": "„{label}“ muss ein Betrag sein, zum Beispiel 1.234,56.",
+        "en": "{label} must be an amount, like 1,234.56.",
+    },
+    "decimal_places": {
+        "de": "„{label}“ darf höchstens {places} Nachkommastellen haben.",
+        "en": "{label} must have at most {places} decimal places.",
+    },
+    "required_file": {
+        "de": "Bitte laden Sie für „{label}“ mindestens eine Datei hoch.",
+        "en": "Upload at least one file for {label}.",
+    },
+    "file_invalid": {
+        "de": "Die Dateiangabe zu „{label}“ ist ungültig. Bitte laden Sie die Datei erneut hoch.",
+        "en": "The file for {label} is not valid. Upload it again.",
+    },
+    "file_count": {
+        "de": "Bei „{label}“ können Sie höchstens {max} Dateien hochladen.",
+        "en": "You can upload at most {max} files for {label}.",
+    },
+    "group_min": {
+        "de": "Bitte geben Sie bei „{label}“ mindestens {min} Eintrag/Einträge an.",
+        "en": "Add at least {min} entries for {label}.",
+    },
+    "group_max": {
+        "de": "Bei „{label}“ sind höchstens {max} Einträge möglich.",
+        "en": "{label} allows at most {max} entries.",
+    },
     "chip_invalid": {
         "de": "Die Chipnummer muss aus 15 Ziffern bestehen, zum Beispiel 276 0981 0000 1234.",
         "en": "The chip number must have 15 digits, like 276 0981 0000 1234.",

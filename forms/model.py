@@ -21,7 +21,14 @@ FIELD_TYPES = (
     "chip",
     "confirm",
     "info",
+    "money",
+    "decimal",
+    "multichoice",
+    "file",
+    "group",
 )
+# Media types an upload slot may accept (sniffed from the content, never from the name).
+UPLOAD_TYPES = ("application/pdf", "image/jpeg", "image/png")
 LANGS = ("de", "en")
 
 
@@ -79,8 +86,18 @@ class FieldDef(BaseModel):
     not_before: str | None = None  # dates: id of a date field this one may not precede
     min_age: MinAge | None = None  # dates of birth: minimum age at filing
     unique: bool = False  # e.g. chip number among active registrations (checked by services)
+    derive_from: str | None = None  # bic: derive from this IBAN field when left empty
+    # file: accepted media types, size limit per file, number of files
+    accept: tuple[str, ...] = UPLOAD_TYPES
+    max_size_mb: int = Field(default=10, ge=1, le=50)
+    max_files: int = Field(default=5, ge=1, le=20)
+    # group: repeatable sub-form (list of items), e.g. joint keepers
+    fields: list[FieldDef] = []
+    min_items: int = Field(default=0, ge=0)
+    max_items: int = Field(default=5, ge=1, le=20)
+    item_label: Text | None = None  # "Weitere Halterin oder weiterer Halter"
 
-    _t = field_validator("label", "hint", mode="before")(_text)
+    _t = field_validator("label", "hint", "item_label", mode="before")(_text)
 
 
 class StepDef(BaseModel):

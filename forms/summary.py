@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
+
+from babel.numbers import format_currency
 
 from forms.model import FieldDef, FormDefinition
 from forms.validate import prune
 
+LOCALES = {"de": "de_DE", "en": "en_GB"}
 YES_NO = {"de": ("Ja", "Nein"), "en": ("Yes", "No")}
 CONFIRMED = {"de": "Bestätigt", "en": "Confirmed"}
 
@@ -52,6 +56,22 @@ def display(
     if value is None or value == "":
         return ""
     match f.type:
+        case "money":
+            return format_currency(Decimal(value), "EUR", locale=LOCALES.get(lang, "de_DE"))
+        case "multichoice":
+            labels = {o.value: o.label.get(lang) for o in definition.options(f)}
+            return "; ".join(labels.get(v, v) for v in value)
+        case "file":
+            return "; ".join(x["filename"] for x in value)
+        case "group":
+            return " | ".join(
+                ", ".join(
+                    display(definition, sub, item[sub.id], lang, mask)
+                    for sub in f.fields
+                    if item.get(sub.id) not in (None, "")
+                )
+                for item in value
+            )
         case "date":
             return date.fromisoformat(value).strftime("%d.%m.%Y")
         case "yesno":
@@ -78,11 +98,19 @@ def summarize(
     shown = prune(definition, answers)  # answers of hidden fields or steps are never shown
     sections: list[Section] = []
     for step in definition.steps:
-        rows = [
-            Row(f.id, f.label.get(lang), display(definition, f, shown[f.id], lang, mask))
-            for f in step.fields
-            if f.type != "info" and shown.get(f.id) not in (None, "")
-        ]
+        rows = []
+        for f in step.fields:
+            value = shown.get(f.id)
+            if f.type == "info" or value in (None, "", []):
+                continue
+            if f.type == "group":  # one row per item: "Weitere Halterin oder Halter 1"
+                title = (f.item_label or f.label).get(lang)
+                rows += [
+                    Row(f.id, f"{title} {i}", display(definition, f, [item], lang, mask))
+                    for i, item in enumerate(value, start=1)
+                ]
+            else:
+                rows.append(Row(f.id, f.label.get(lang), display(definition, f, value, lang, mask)))
         if rows:
             sections.append(Section(step.id, step.title.get(lang), rows))
     return sections

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -21,7 +22,7 @@ from schwifty.exceptions import SchwiftyException
 
 from forms.conditions import holds, variables
 from forms.messages import render
-from forms.model import FieldDef, FormDefinition, StepDef
+from forms.model import FieldDef, FormDefinition, StepDef, Text
 
 # SEPA scheme countries (EPC list): IBANs outside it cannot be debited by a German creditor.
 SEPA_COUNTRIES = frozenset(
@@ -40,7 +41,13 @@ class FieldError:
     params: dict[str, Any] = field(default_factory=dict)
 
     def message(self, lang: str = "de") -> str:
-        return render(self.key, lang, **self.params)
+        params = {k: v.get(lang) if isinstance(v, Text) else v for k, v in self.params.items()}
+        return render(self.key, lang, **params)
+
+    @property
+    def anchor(self) -> str:
+        """The id of the input to link to from the error summary."""
+        return self.field.replace(".", "-")
 
 
 class _Invalid(Exception):
@@ -54,7 +61,33 @@ def _str(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return "x" if any(_str(v) for v in value) else ""
     return str(value).strip()
+
+
+_MONEY = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")  # 1.234,56 or 1234,5
+_MONEY_DOT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")  # 1234.56 (API, English)
+
+
+def parse_decimal(text: str, places: int) -> Decimal:
+    """German (1.234,56) or plain (1234.56) notation; at most ``places`` decimals."""
+    compact = text.replace(" ", "").replace("\u00a0", "").replace("€", "")
+    if _MONEY.fullmatch(compact) and not (
+        compact.count(".") == 1 and "," not in compact and len(compact.split(".")[1]) != 3
+    ):
+        normal = compact.replace(".", "").replace(",", ".")
+    elif _MONEY_DOT.fullmatch(compact):
+        normal = compact.replace(",", "")
+    else:
+        raise _Invalid("decimal_invalid")
+    try:
+        value = Decimal(normal)
+    except InvalidOperation:
+        raise _Invalid("decimal_invalid") from None
+    if -value.as_tuple().exponent > places:
+        raise _Invalid("decimal_places", places=places)
+    return value
 
 
 def parse_date(text: str) -> date:
@@ -80,10 +113,31 @@ def normalise_chip(text: str) -> str:
 
 def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
     """Turn one non-empty raw value into its clean value or raise _Invalid."""
+    if f.type == "multichoice":
+        values = raw if isinstance(raw, list | tuple) else [raw]
+        allowed = [o.value for o in d.options(f)]
+        chosen = {_str(v) for v in values if _str(v)}
+        if chosen - set(allowed):
+            raise _Invalid("choice_invalid")
+        return [v for v in allowed if v in chosen]  # definition order, no duplicates
+    if f.type == "file":
+        files = raw if isinstance(raw, list | tuple) else [raw]
+        if not all(isinstance(x, Mapping) and {"id", "filename"} <= set(x) for x in files):
+            raise _Invalid("file_invalid")
+        if len(files) > f.max_files:
+            raise _Invalid("file_count", max=f.max_files)
+        return [dict(x) for x in files]
     text = _str(raw)
     if f.max_length and len(text) > f.max_length:
         raise _Invalid("too_long", max=f.max_length)
     match f.type:
+        case "money" | "decimal":
+            value = parse_decimal(text, 2 if f.type == "money" else 6)
+            if f.min is not None and value < f.min:
+                raise _Invalid("integer_min", min=f.min)
+            if f.max is not None and value > f.max:
+                raise _Invalid("integer_max", max=f.max)
+            return str(value.quantize(Decimal("0.01")) if f.type == "money" else value)
         case "text" | "textarea":
             return text
         case "integer":
@@ -188,26 +242,90 @@ def validate_steps(
             answers.pop(f.id, None)
             if f.type == "info" or not holds(f.show_if, answers):
                 continue
-            label = f.label.get(lang)
-            raw = data.get(f.id)
-            if _str(raw) == "":
-                if _is_required(f, answers):
-                    key = {
-                        "yesno": "required_choice",
-                        "choice": "required_choice",
-                        "confirm": "required_confirm",
-                    }.get(f.type, "required")
-                    errors.append(FieldError(f.id, key, {"label": label}))
-                continue
-            try:
-                value = _coerce(f, raw, definition, today)
-                _cross_checks(definition, f, value, answers, today, lang)
-            except _Invalid as exc:
-                errors.append(FieldError(f.id, exc.key, {"label": label, **exc.params}))
-                continue
-            clean[f.id] = value
-            answers[f.id] = value
+            if f.type == "group":
+                value = _check_group(definition, f, data.get(f.id), answers, errors, today, lang)
+            else:
+                value = _check_field(
+                    definition, f, f.id, data.get(f.id), answers, errors, today, lang
+                )
+            if value is not None:
+                clean[f.id] = value
+                answers[f.id] = value
     return clean, errors
+
+
+_REQUIRED_KEYS = {
+    "yesno": "required_choice",
+    "choice": "required_choice",
+    "multichoice": "required_choice",
+    "confirm": "required_confirm",
+    "file": "required_file",
+}
+
+
+def _check_field(
+    d: FormDefinition,
+    f: FieldDef,
+    path: str,
+    raw: Any,
+    answers: dict[str, Any],
+    errors: list[FieldError],
+    today: date,
+    lang: str,
+) -> Any:
+    """Validate one field; append errors; return the clean value or None (no answer)."""
+    if _str(raw) == "" and f.type == "bic" and f.derive_from and answers.get(f.derive_from):
+        derived = IBAN(answers[f.derive_from]).bic
+        return str(derived) if derived else None
+    if _str(raw) == "":
+        if _is_required(f, answers):
+            errors.append(
+                FieldError(path, _REQUIRED_KEYS.get(f.type, "required"), {"label": f.label})
+            )
+        return None
+    try:
+        value = _coerce(f, raw, d, today)
+        _cross_checks(d, f, value, answers, today, lang)
+    except _Invalid as exc:
+        errors.append(FieldError(path, exc.key, {"label": f.label, **exc.params}))
+        return None
+    return value
+
+
+def _check_group(
+    d: FormDefinition,
+    g: FieldDef,
+    raw: Any,
+    answers: dict[str, Any],
+    errors: list[FieldError],
+    today: date,
+    lang: str,
+) -> list[dict] | None:
+    """A repeatable group: a list of items, each validated like a small form."""
+    items = [i for i in (raw if isinstance(raw, list | tuple) else []) if isinstance(i, Mapping)]
+    items = [i for i in items if any(_str(v) for v in i.values())]  # ignore blank rows
+    required = _is_required(g, answers)
+    minimum = max(g.min_items, 1 if required else 0)
+    if len(items) < minimum:
+        errors.append(FieldError(g.id, "group_min", {"label": g.label, "min": minimum}))
+    if len(items) > g.max_items:
+        errors.append(FieldError(g.id, "group_max", {"label": g.label, "max": g.max_items}))
+        items = items[: g.max_items]
+    clean_items = []
+    for index, item in enumerate(items):
+        scope = dict(answers)
+        clean_item: dict[str, Any] = {}
+        for sub in g.fields:
+            if not holds(sub.show_if, scope):
+                continue
+            value = _check_field(
+                d, sub, f"{g.id}.{index}.{sub.id}", item.get(sub.id), scope, errors, today, lang
+            )
+            if value is not None:
+                clean_item[sub.id] = value
+                scope[sub.id] = value
+        clean_items.append(clean_item)
+    return clean_items or None
 
 
 def _cross_checks(
@@ -215,13 +333,13 @@ def _cross_checks(
 ) -> None:
     if f.not_before and answers.get(f.not_before):
         if value < answers[f.not_before]:  # ISO dates compare correctly as strings
-            raise _Invalid("date_before", other=d.field(f.not_before).label.get(lang))
+            raise _Invalid("date_before", other=d.field(f.not_before).label)
     rule = f.min_age
     if rule and holds(rule.when, {**answers, f.id: value}):
         birth = value if rule.of is None else answers.get(rule.of)
         if birth and _age_on(date.fromisoformat(birth), today) < rule.years:
             if rule.message:
-                raise _Invalid("custom", text=rule.message.get(lang))
+                raise _Invalid("custom", text=rule.message)
             raise _Invalid("min_age", years=rule.years)
 
 

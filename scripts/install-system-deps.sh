@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: PostgreSQL (integration tests), Chromium (browser tests),
+# ClamAV's clamd (virus scan of uploads, with a test signature only),
 # fonts and Pango (PDF notices), poppler-utils (PDF checks). Installs them when run as root;
 # otherwise prints the exact command.
 set -euo pipefail
-PACKAGES=(postgresql chromium chromium-l10n fonts-liberation2 fonts-dejavu-core poppler-utils
+PACKAGES=(postgresql chromium chromium-l10n fonts-liberation2 fonts-dejavu-core poppler-utils clamav-daemon
           libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
 missing=()
 for p in "${PACKAGES[@]}"; do

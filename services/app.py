@@ -15,15 +15,19 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts.routes import router as accounts_router
 from services.api.routes import router as api_router
+from services.cases.routes import lang_router, status_router
 from services.cases.routes import router as portal_router
-from services.cases.routes import status_router
 from services.config import ROOT, Settings, get_settings
 from services.db import make_engine
 from services.documents.render import warm_up
 from services.errors import DomainError
+from services.housekeeping import Housekeeper
+from services.mail.service import worker_from_settings
 from services.review.routes import router as office_router
+from services.uploads.scanner import scanner_from_address
 from services.web.deps import NotLoggedIn, RedirectTo
-from services.web.templating import render
+from services.web.i18n import pick
+from services.web.templating import lang_of, render
 from workflow import TransitionRefused
 
 log = logging.getLogger("amtsweg")
@@ -39,10 +43,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # The first PDF in a process pays for fonts and hyphenation: pay it at start-up.
+        worker = housekeeper = None
         if settings.env != "test":
             seconds = await run_in_threadpool(warm_up)
             log.info("PDF renderer warmed up in %.2f s", seconds)
+            worker = worker_from_settings(app.state.engine, settings)
+            housekeeper = Housekeeper(app.state.engine)
+            housekeeper.start()
+        if worker:
+            worker.start()
+        app.state.mail_worker = worker
         yield
+        for job in (worker, housekeeper):
+            if job:
+                job.stop()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -55,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
+    app.state.scanner = scanner_from_address(settings.clamd_address or None)
 
     app.add_middleware(
         SessionMiddleware,
@@ -64,6 +79,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.is_production,
         max_age=None,  # ends with the browser; staff sessions also time out when idle
     )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_body_bytes:
+            return error_page(
+                request,
+                413,
+                {"de": "Zu große Datenmenge", "en": "Too much data"},
+                {
+                    "de": "Die gesendeten Daten sind zu groß. Eine Datei darf höchstens 10 MB groß "
+                    "sein. Bitte gehen Sie zurück und laden Sie kleinere Dateien hoch; Ihre "
+                    "gespeicherten Angaben bleiben erhalten.",
+                    "en": "The data sent is too large. A file may be at most 10 MB. Go back and "
+                    "upload smaller files; your saved answers are kept.",
+                },
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -78,18 +111,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
-    def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    def error_page(request: Request, status: int, title, message) -> Response:
+        lang = lang_of(request)
         if _wants_json(request):
-            return JSONResponse({"detail": message}, status_code=status)
-        return render(request, "error.html", status_code=status, title=title, message=message)
+            return JSONResponse({"detail": pick(message, lang)}, status_code=status)
+        return render(
+            request,
+            "error.html",
+            status_code=status,
+            title=pick(title, lang),
+            message=pick(message, lang),
+        )
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        return error_page(request, exc.status, exc.title.de, exc.message.de)
+        return error_page(request, exc.status, exc.title, exc.message)
 
     @app.exception_handler(TransitionRefused)
     async def transition_refused(request: Request, exc: TransitionRefused) -> Response:
-        return error_page(request, exc.status, "Arbeitsschritt nicht möglich", exc.reason.de)
+        return error_page(
+            request,
+            exc.status,
+            {"de": "Arbeitsschritt nicht möglich", "en": "Step not possible"},
+            exc.reason,
+        )
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, exc: NotLoggedIn) -> Response:
@@ -100,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RedirectTo)
     async def redirect_to(request: Request, exc: RedirectTo) -> Response:
         if exc.flash:
-            request.session["flash"] = exc.flash
+            flash = exc.flash
+            request.session["flash"] = flash.model_dump() if hasattr(flash, "model_dump") else flash
         return RedirectResponse(exc.url, status_code=303)
 
     @app.exception_handler(RequestValidationError)
@@ -108,9 +154,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error_page(
             request,
             400,
-            "Ungültige Anfrage",
-            "Die Anfrage war unvollständig oder fehlerhaft. Bitte laden Sie die "
-            "Seite neu und versuchen Sie es noch einmal.",
+            {"de": "Ungültige Anfrage", "en": "Bad request"},
+            {
+                "de": "Die Anfrage war unvollständig oder fehlerhaft. "
+                "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
+                "en": "The request was incomplete or wrong. Reload the page and try again.",
+            },
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -119,10 +168,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error_page(
                 request,
                 404,
-                "Seite nicht gefunden",
-                "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse.",
+                {"de": "Seite nicht gefunden", "en": "Page not found"},
+                {
+                    "de": "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse.",
+                    "en": "This page does not exist. Check the address.",
+                },
             )
-        return error_page(request, exc.status_code, "Fehler", str(exc.detail))
+        if exc.status_code == 405:
+            return error_page(
+                request,
+                405,
+                {"de": "Nicht möglich", "en": "Not possible"},
+                {
+                    "de": "Diese Adresse kann so nicht aufgerufen werden. Bitte gehen Sie zurück.",
+                    "en": "This address cannot be used like this. Please go back.",
+                },
+            )
+        return error_page(
+            request, exc.status_code, {"de": "Fehler", "en": "Error"}, str(exc.detail)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -130,14 +194,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error_page(
             request,
             500,
-            "Technischer Fehler",
-            "Es ist ein technischer Fehler aufgetreten. Ihre bisher gespeicherten "
-            "Angaben bleiben erhalten. Bitte versuchen Sie es später noch einmal.",
+            {"de": "Technischer Fehler", "en": "Technical error"},
+            {
+                "de": "Es ist ein technischer Fehler aufgetreten. Ihre bisher gespeicherten "
+                "Angaben bleiben erhalten. Bitte versuchen Sie es später noch einmal.",
+                "en": "A technical error occurred. Your saved answers are kept. Please try again "
+                "later.",
+            },
         )
 
     app.mount("/static", StaticFiles(directory=ROOT / "templates" / "static"), name="static")
     app.include_router(api_router)
     app.include_router(status_router)
+    app.include_router(lang_router)
     app.include_router(accounts_router)
     app.include_router(office_router)
     app.include_router(portal_router)  # last: its /{municipality}/{procedure} paths are broad

@@ -9,14 +9,18 @@ from sqlmodel import Session, select
 
 from services.config import get_settings
 from services.db import make_engine, migrate, unit_of_work
+from services.mail.cli import mail_app
 
 app = typer.Typer(help="Amtsweg: municipal procedures online.", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
+drafts_app = typer.Typer(help="Citizens' unfiled drafts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(mail_app, name="mail")
+app.add_typer(drafts_app, name="drafts")
 console = Console()
 
 
@@ -132,3 +136,13 @@ def audit_verify() -> None:
         console.print(f"[red]case {b.case_id}, event {b.seq}: {b.reason}[/red]")
     console.print(f"{checked} events checked, {len(broken)} broken chain(s).")
     raise typer.Exit(1 if broken else 0)
+
+
+@drafts_app.command("purge")
+def drafts_purge() -> None:
+    """Delete unfiled drafts (and their uploads) past AMTSWEG_DRAFT_RETENTION_DAYS."""
+    from services.cases.service import purge_expired_drafts
+
+    with unit_of_work(make_engine(get_settings().database_url)) as db:
+        count = purge_expired_drafts(db)
+    console.print(f"{count} expired draft(s) deleted.")

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +30,25 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = 30
     # Citizens' unfiled form drafts are deleted after this many days.
     draft_retention_days: int = 30
-    # Largest request body accepted for a form post (bytes).
-    max_form_bytes: int = 1_000_000
+    # Largest request body accepted (bytes); uploads are limited per file by their slot.
+    max_body_bytes: int = 60 * 1024 * 1024
+    # ClamAV daemon for uploads: "unix:/run/clamav/clamd.ctl" or "tcp:host:3310"; empty: no scan.
+    clamd_address: str = ""
+    # Days the citizen has to answer an information request (default reply deadline).
+    reply_days: int = 14
+    # Outgoing mail. Without an SMTP host, mails are written as .eml files to mail_dir.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Amtsweg <noreply@localhost>"
+    # "inline": the web process delivers the outbox in a background thread; "off": run
+    # `amtsweg mail worker` as its own process instead.
+    mail_worker: Literal["inline", "off"] = "inline"
+    mail_worker_interval_seconds: float = 10.0
+    mail_dir: Path = ROOT / "var" / "mail"
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -43,6 +60,10 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 problems.append("AMTSWEG_BASE_URL must be an https:// address")
+            if not self.smtp_host:
+                problems.append("AMTSWEG_SMTP_HOST must be set (mail would only go to files)")
+            if self.mail_from.rstrip(">").endswith("@localhost"):
+                problems.append("AMTSWEG_MAIL_FROM must be a real sender address")
             if problems:
                 raise InsecureConfiguration(
                     "Refusing to start in production mode: " + "; ".join(problems)

@@ -64,6 +64,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         base_url="http://testserver",
         secret_key="test-secret-" + "x" * 40,
+        mail_worker="off",
     )
 
 
@@ -183,6 +184,7 @@ def answers(**overrides: Any) -> dict[str, dict[str, str]]:
             "town": "Herzberg (Elster)",
             "email": "erika@example.org",
             "phone": "",
+            "joint_keeping": "no",
             "moved_in": "no",
         },
         "dog": {
@@ -226,12 +228,33 @@ _EXTRA_FIELDS = {
     "previous_municipality": "keeper",
     "previous_address": "keeper",
     "reduction_reason": "reduction",
-    "reduction_evidence": "reduction",
     "reduction_valid_until": "reduction",
     "previous_keeper_name": "dog",
     "previous_keeper_address": "dog",
     "account_holder_name": "sepa",
     "account_holder_address": "sepa",
+}
+
+
+# A minimal real PDF (sniffed as application/pdf by the upload service).
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
+    b"/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def pdf_file(field: str, name: str) -> tuple[str, tuple[str, bytes, str]]:
+    return (field, (name, PDF, "application/pdf"))
+
+
+# Evidence the default filings upload on steps with required file slots.
+STEP_FILES = {
+    "dangerous_details": [
+        pdf_file("dangerous_decision_file", "entscheidung-ordnungsbehoerde.pdf"),
+        pdf_file("permit_file", "erlaubnis.pdf"),
+        pdf_file("insurance_file", "versicherung.pdf"),
+    ],
+    "reduction": [pdf_file("evidence_shelter", "tierheimvertrag.pdf")],
 }
 
 
@@ -252,7 +275,11 @@ def file_registration(client: TestClient, steps: dict[str, dict[str, str]] | Non
         step_id = r.url.path.rsplit("/", 1)[-1]
         if step_id == "check":
             break
-        r = client.post(f"{URL}/steps/{step_id}", data={"csrf_token": token, **steps[step_id]})
+        r = client.post(
+            f"{URL}/steps/{step_id}",
+            data={"csrf_token": token, **steps[step_id]},
+            files=STEP_FILES.get(step_id),
+        )
         assert r.status_code == 200, f"step {step_id}: {r.status_code}"
     assert r.url.path == f"{URL}/check"
     r = client.post(f"{URL}/submit", data={"csrf_token": token})

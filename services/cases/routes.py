@@ -1,23 +1,33 @@
-"""Citizen portal: procedure start page, one page per step, check answers, filing, status."""
+"""Citizen portal: procedure start page, one page per step (with uploads, repeatable groups,
+save and resume, language switch), check answers, filing, confirmation, status page."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from forms import fields_to_render, visible_steps
-from forms.model import FormDefinition, Text
-from forms.summary import format_chip, group, summarize
+from forms.inputs import input_values, raw_from_form
+from forms.model import Text
+from forms.summary import summarize
+from forms.validate import FieldError
 from services.cases import service
 from services.errors import NotFound
 from services.municipalities import service as municipalities
 from services.procedures import registry
-from services.web.deps import RedirectTo, SessionDep, SettingsDep, verify_csrf
-from services.web.templating import render
+from services.web.deps import RedirectTo, SessionDep, SettingsDep, read_form, verify_csrf
+from services.web.i18n import LANGUAGES, set_language
+from services.web.templating import lang_of, render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+EXPIRED = Text(
+    de="Ihre Eingaben wurden nicht gefunden oder sind abgelaufen. Bitte beginnen Sie neu.",
+    en="Your answers were not found or have expired. Please start again.",
+)
 
 
 def _procedure(proc_slug: str) -> registry.Procedure:
@@ -39,26 +49,10 @@ def _draft_token(request: Request, mun: str, proc: str) -> str | None:
     return request.session.get("drafts", {}).get(_draft_key(mun, proc))
 
 
-def form_values(definition: FormDefinition, answers: dict[str, Any]) -> dict[str, str]:
-    """Stored answers as the strings the form inputs show."""
-    values: dict[str, str] = {}
-    for field_id, value in answers.items():
-        try:
-            f = definition.field(field_id)
-        except KeyError:
-            continue
-        if isinstance(value, bool):
-            values[field_id] = "yes" if value else "no"
-        elif f.type == "date" and value:
-            y, m, d = value.split("-")
-            values[field_id] = f"{d}.{m}.{y}"
-        elif f.type == "iban":
-            values[field_id] = group(value)
-        elif f.type == "chip":
-            values[field_id] = format_chip(value)
-        else:
-            values[field_id] = str(value)
-    return values
+def _remember_draft(request: Request, mun: str, proc: str, token: str) -> None:
+    drafts = dict(request.session.get("drafts", {}))
+    drafts[_draft_key(mun, proc)] = token
+    request.session["drafts"] = drafts
 
 
 @router.get("/")
@@ -68,6 +62,23 @@ def home(request: Request, db: SessionDep) -> Response:
         "portal/home.html",
         municipalities=municipalities.all_municipalities(db),
         procedures=registry.all_procedures(),
+    )
+
+
+@router.get("/{mun}/datenschutz")
+def privacy(request: Request, mun: str, db: SessionDep, settings: SettingsDep) -> Response:
+    return render(
+        request,
+        "portal/privacy.html",
+        municipality=municipalities.by_slug(db, mun),
+        draft_days=settings.draft_retention_days,
+    )
+
+
+@router.get("/{mun}/barrierefreiheit")
+def accessibility(request: Request, mun: str, db: SessionDep) -> Response:
+    return render(
+        request, "portal/accessibility.html", municipality=municipalities.by_slug(db, mun)
     )
 
 
@@ -85,7 +96,7 @@ def start_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Re
         proc=proc,
         rates=rates.get(year) if year else None,
         rate_year=year,
-        resumable=draft is not None and draft.case_id is None and draft.answers,
+        resumable=draft is not None and draft.case_id is None and bool(draft.answers),
     )
 
 
@@ -97,42 +108,70 @@ def start(
     proc = _procedure(proc_slug)
     _, token = service.start_draft(db, m, proc, settings.draft_retention_days)
     db.commit()
-    drafts = dict(request.session.get("drafts", {}))
-    drafts[_draft_key(mun, proc_slug)] = token
-    request.session["drafts"] = drafts
+    _remember_draft(request, mun, proc_slug, token)
     first = proc.form.steps[0].id
     return RedirectResponse(f"/{mun}/{proc_slug}/steps/{first}", status_code=303)
 
 
-EXPIRED = "Ihre Eingaben wurden nicht gefunden oder sind abgelaufen. Bitte beginnen Sie neu."
+@router.get("/{mun}/{proc_slug}/resume/{token}")
+def resume(request: Request, mun: str, proc_slug: str, token: str, db: SessionDep) -> Response:
+    m = municipalities.by_slug(db, mun)
+    proc = _procedure(proc_slug)
+    draft = service.resume(db, token)
+    if draft.municipality_id != m.id or draft.procedure_id != proc.id:
+        raise service.ResumeLinkInvalid()
+    _remember_draft(request, mun, proc_slug, token)
+    pending, _ = service.first_incomplete_step(draft_procedure(draft), draft.answers)
+    target = f"steps/{pending.id}" if pending else "check"
+    request.session["flash"] = {
+        "de": "Willkommen zurück. Ihre gespeicherten Angaben sind wieder da.",
+        "en": "Welcome back. Your saved answers are restored.",
+    }
+    return RedirectResponse(f"/{mun}/{proc_slug}/{target}", status_code=303)
+
+
+def draft_procedure(draft) -> registry.Procedure:
+    """A draft keeps the procedure version it was started with."""
+    return registry.get(draft.procedure_id, draft.procedure_version)
 
 
 def _open_draft(request: Request, db, mun: str, proc_slug: str):
     """The citizen's unfiled draft, or a redirect: to the start page if there is none, to
     the confirmation if it was filed already."""
     m = municipalities.by_slug(db, mun)
-    proc = _procedure(proc_slug)
+    _procedure(proc_slug)
     draft = service.find_draft(db, _draft_token(request, mun, proc_slug), m.id)
     if draft is None:
         raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED)
     if draft.case_id is not None:
         raise RedirectTo(f"/{mun}/{proc_slug}/confirmation")
-    return m, proc, draft
+    return m, draft_procedure(draft), draft
 
 
 def _open_step(request: Request, db, mun: str, proc_slug: str, step_id: str):
     m, proc, draft = _open_draft(request, db, mun, proc_slug)
     step = next((s for s in visible_steps(proc.form, draft.answers) if s.id == step_id), None)
     if step is None:
-        raise NotFound(Text(de="Diesen Schritt gibt es nicht.", en="No such step."))
+        # Unknown, or not asked with the answers given so far (e.g. posted out of order).
+        pending, _ = service.first_incomplete_step(proc, draft.answers)
+        target = f"steps/{pending.id}" if pending else "check"
+        raise RedirectTo(
+            f"/{mun}/{proc_slug}/{target}",
+            Text(
+                de="Diese Frage stellt sich nach Ihren bisherigen Angaben nicht. Bitte machen "
+                "Sie hier weiter.",
+                en="This question does not apply to your answers so far. Please continue here.",
+            ),
+        )
     return m, proc, draft, step
 
 
-def _step_page(
-    request, m, proc, draft, step, values, errors, status_code=200, from_check=False
-) -> Response:
+def _step_page(request, m, proc, draft, step, values, errors, status_code=200, from_check=False):
+    lang = lang_of(request)
     prev = service.step_before(proc, draft.answers, step.id)
-    steps = visible_steps(proc.form, {**draft.answers})
+    steps = visible_steps(proc.form, draft.answers)
+    ids = [s.id for s in steps]
+    base = f"/{m.slug}/{proc.slug}"
     return render(
         request,
         "portal/step.html",
@@ -143,16 +182,10 @@ def _step_page(
         fields=fields_to_render(step, draft.answers),
         values=values,
         errors=errors,
-        error_for={e.field: e.message("de") for e in errors},
-        step_number=[s.id for s in steps].index(step.id) + 1 if step in steps else 1,
+        error_for={e.field: e.message(lang) for e in errors},
+        step_number=ids.index(step.id) + 1 if step.id in ids else 1,
         step_count=len(steps),
-        back_url=(
-            f"/{m.slug}/{proc.slug}/check"
-            if from_check
-            else f"/{m.slug}/{proc.slug}/steps/{prev.id}"
-            if prev
-            else f"/{m.slug}/{proc.slug}"
-        ),
+        back_url=f"{base}/check" if from_check else f"{base}/steps/{prev.id}" if prev else base,
         from_check=from_check,
     )
 
@@ -162,32 +195,130 @@ def step_page(
     request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep, change: bool = False
 ) -> Response:
     m, proc, draft, step = _open_step(request, db, mun, proc_slug, step_id)
-    return _step_page(
-        request, m, proc, draft, step, form_values(proc.form, draft.answers), [], from_check=change
-    )
+    values = input_values(proc.form, draft.answers, lang_of(request))
+    return _step_page(request, m, proc, draft, step, values, [], from_check=change)
 
 
 @router.post("/{mun}/{proc_slug}/steps/{step_id}")
 async def save_step(
-    request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep
+    request: Request,
+    mun: str,
+    proc_slug: str,
+    step_id: str,
+    db: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     m, proc, draft, step = _open_step(request, db, mun, proc_slug, step_id)
-    form = await request.form()
-    raw = {f.id: str(form.get(f.id, "")) for f in step.fields}
+    form = await read_form(request)
+    lang = lang_of(request)
+    action = str(form.get("action") or "continue")
     from_check = form.get("from_check") == "1"
-    errors = service.save_step(db, draft, proc, step, raw)
-    if errors:
+    here = f"/{mun}/{proc_slug}/steps/{step.id}" + ("?change=1" if from_check else "")
+    fields = fields_to_render(step, draft.answers)
+    raw = raw_from_form(fields, form)
+
+    # Files first: whatever button was pressed, chosen files are stored (and scanned).
+    errors: list[FieldError] = []
+    for f in (f for f in fields if f.type == "file"):
+        chosen = [x for x in form.getlist(f.id) if isinstance(x, UploadFile) and x.filename]
+        if chosen:
+            files = [(x.filename, await x.read()) for x in chosen]
+            errors += service.upload_files(db, draft, f, files, request.app.state.scanner)
+
+    if action.startswith("remove_upload:"):
+        service.remove_file(db, draft, _int(action.split(":", 1)[1]))
+    elif action.startswith(("add_item:", "remove_item:")):
+        raw = _change_items(step, raw, action)
+    if action != "continue" or errors:
+        # Stay on this page: keep every valid answer, show what the citizen typed.
+        service.save_step(db, draft, proc, step, raw, lang, partial=True)
+        db.commit()
+        if action.startswith("lang:"):
+            response = RedirectResponse(here, status_code=303)
+            set_language(response, action.split(":", 1)[1])
+            return response
+        if action == "save":
+            return _saved_page(request, db, m, proc, draft, settings)
+        if not errors:
+            if action.startswith(("add_item:", "remove_item:")):
+                return _step_page(
+                    request,
+                    m,
+                    proc,
+                    draft,
+                    step,
+                    {
+                        **_values(proc, draft, lang),
+                        **{k: v for k, v in raw.items() if k in _group_ids(step)},
+                    },
+                    [],
+                    from_check=from_check,
+                )
+            return RedirectResponse(here, status_code=303)
+        values = {**_values(proc, draft, lang), **raw}
         return _step_page(
-            request, m, proc, draft, step, raw, errors, status_code=422, from_check=from_check
+            request, m, proc, draft, step, values, errors, status_code=422, from_check=from_check
+        )
+
+    errors = service.save_step(db, draft, proc, step, raw, lang)
+    if errors:
+        values = {**_values(proc, draft, lang), **raw}
+        return _step_page(
+            request, m, proc, draft, step, values, errors, status_code=422, from_check=from_check
         )
     db.commit()
     nxt = service.step_after(proc, draft.answers, step.id)
     if from_check:
         # After a change, continue with a newly required step if the change revealed one.
-        pending, _ = service.first_incomplete_step(proc, draft.answers)
-        nxt = pending
+        nxt, _ = service.first_incomplete_step(proc, draft.answers)
     target = f"steps/{nxt.id}" + ("?change=1" if from_check else "") if nxt else "check"
     return RedirectResponse(f"/{mun}/{proc_slug}/{target}", status_code=303)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise NotFound(Text(de="Diese Datei gibt es nicht.", en="No such file.")) from None
+
+
+def _group_ids(step) -> set[str]:
+    return {f.id for f in step.fields if f.type == "group"}
+
+
+def _values(proc, draft, lang: str) -> dict:
+    return input_values(proc.form, draft.answers, lang)
+
+
+def _change_items(step, raw: dict, action: str) -> dict:
+    """Add an empty item to a repeatable group, or remove one (no-JS buttons)."""
+    kind, _, rest = action.partition(":")
+    group_id, _, index = rest.partition(":")
+    group = next((f for f in step.fields if f.type == "group" and f.id == group_id), None)
+    if group is None:
+        return raw
+    items = list(raw.get(group_id) or [])
+    if kind == "add_item" and len(items) < group.max_items:
+        items = (items or [{}]) + [{}]
+    elif kind == "remove_item" and index.isdigit() and int(index) < len(items):
+        del items[int(index)]
+    return {**raw, group_id: items}
+
+
+def _saved_page(request, db, m, proc, draft, settings) -> Response:
+    token = _draft_token(request, m.slug, proc.slug)
+    resume_url = f"{settings.base_url.rstrip('/')}/{m.slug}/{proc.slug}/resume/{token}"
+    mailed_to = service.send_resume_link(db, draft, m, resume_url, lang_of(request))
+    db.commit()
+    return render(
+        request,
+        "portal/saved.html",
+        municipality=m,
+        proc=proc,
+        resume_url=resume_url,
+        expires_at=draft.expires_at,
+        mailed_to=mailed_to,
+    )
 
 
 @router.get("/{mun}/{proc_slug}/check")
@@ -201,7 +332,7 @@ def check_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Re
         "portal/check.html",
         municipality=m,
         proc=proc,
-        sections=summarize(proc.form, draft.answers),
+        sections=summarize(proc.form, draft.answers, lang_of(request)),
     )
 
 
@@ -215,7 +346,7 @@ def submit(
     if token is None:
         raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED)
     try:
-        service.submit(db, m, token, settings.secret_key)
+        service.submit(db, m, token, settings.secret_key, settings.base_url, lang_of(request))
     except service.IncompleteFiling as exc:
         target = f"steps/{exc.step.id}" if exc.step else "check"
         return RedirectResponse(f"/{mun}/{proc_slug}/{target}", status_code=303)
@@ -230,40 +361,100 @@ def confirmation(
     request: Request, mun: str, proc_slug: str, db: SessionDep, settings: SettingsDep
 ) -> Response:
     m = municipalities.by_slug(db, mun)
-    proc = _procedure(proc_slug)
+    _procedure(proc_slug)
     filed = service.filed_case(db, m, _draft_token(request, mun, proc_slug), settings.secret_key)
     if filed is None:
         return RedirectResponse(f"/{mun}/{proc_slug}", status_code=303)
-    status_url = f"{settings.base_url.rstrip('/')}/status/{filed.status_token}"
+    proc = registry.get(filed.case.procedure_id, filed.case.procedure_version)
+    view = service.status(db, filed.status_token)
+    receipt = next((d for d in view.documents if d.kind == "receipt"), None)
+    email = filed.case.answers.get("email")
     return render(
         request,
         "portal/confirmation.html",
         municipality=m,
         proc=proc,
         case=filed.case,
-        status_url=status_url,
-        sections=summarize(proc.form, filed.case.answers, mask=True),
+        status_token=filed.status_token,
+        status_url=f"{settings.base_url.rstrip('/')}/status/{filed.status_token}",
+        receipt=receipt,
+        mailed_to=email,
+        due_date=filed.case.submitted_at + timedelta(days=m.processing_days),
+        sections=summarize(proc.form, filed.case.answers, lang_of(request), mask=True),
     )
 
 
-status_router = APIRouter()
+lang_router = APIRouter()
 
 
-@status_router.get("/status/{token}")
-def status_page(request: Request, token: str, db: SessionDep) -> Response:
+@lang_router.get("/sprache/{lang}")
+def switch_language(lang: str, next: str = "/") -> Response:
+    if lang not in LANGUAGES:
+        raise NotFound(Text(de="Diese Sprache gibt es hier nicht.", en="Language not offered."))
+    safe = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(safe, status_code=303)
+    set_language(response, lang)
+    return response
+
+
+status_router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+def _status_page(
+    request: Request,
+    db,
+    token: str,
+    errors: list[FieldError] | None = None,
+    answer_text: str = "",
+    status_code: int = 200,
+) -> Response:
+    lang = lang_of(request)
     view = service.status(db, token)
     proc = registry.get(view.case.procedure_id, view.case.procedure_version)
     state = proc.workflow.states[view.case.state]
+    errors = errors or []
     return render(
         request,
         "portal/status.html",
+        status_code=status_code,
         view=view,
         proc=proc,
         state=state,
         municipality=view.municipality,
         token=token,
-        sections=summarize(proc.form, view.case.answers, mask=True),
+        request_event=service.open_information_request(view),
+        due_date=view.case.submitted_at + timedelta(days=view.municipality.processing_days),
+        errors=errors,
+        error_for={e.field: e.message(lang) for e in errors},
+        answer_text=answer_text,
+        sections=summarize(proc.form, view.case.answers, lang, mask=True),
     )
+
+
+@status_router.get("/status/{token}")
+def status_page(request: Request, token: str, db: SessionDep) -> Response:
+    return _status_page(request, db, token)
+
+
+@status_router.post("/status/{token}/answer")
+async def answer(request: Request, token: str, db: SessionDep) -> Response:
+    form = await read_form(request)
+    text = str(form.get("answer_text") or "")
+    files = [
+        (x.filename, await x.read())
+        for x in form.getlist("answer_files")
+        if isinstance(x, UploadFile) and x.filename
+    ]
+    errors = service.answer_information_request(db, token, text, files, request.app.state.scanner)
+    if errors:
+        db.rollback()
+        return _status_page(request, db, token, errors, text, status_code=422)
+    db.commit()
+    request.session["flash"] = {
+        "de": "Vielen Dank. Ihre Antwort ist eingegangen.",
+        "en": "Thank you. Your answer has been received.",
+    }
+    return RedirectResponse(f"/status/{token}", status_code=303)
 
 
 @status_router.get("/status/{token}/documents/{document_id}")

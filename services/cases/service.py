@@ -7,33 +7,45 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
-from forms import FieldError, prune, validate, validate_steps, visible_steps
-from forms.model import StepDef, Text
+from forms import FieldError, prune, summarize, validate, validate_steps, visible_steps
+from forms.model import FieldDef, StepDef, Text
 from services.audit import service as audit
 from services.audit.models import CaseEvent
 from services.cases.models import Case, Document, Draft, RegisteredDog
 from services.cases.sequences import next_value
-from services.errors import DomainError, StatusNotFound
+from services.documents.receipt import render_receipt
+from services.errors import Conflict, DomainError, NotFound, StatusNotFound
+from services.mail import service as mail
 from services.municipalities.models import Municipality
 from services.procedures.registry import Procedure, get
 from services.timeutil import aware, today_local, utcnow
+from services.uploads import service as uploads
+from services.uploads.models import Upload
+from services.uploads.scanner import VirusScanner
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def status_token_for(secret_key: str, draft_token: str) -> str:
-    """The status link token, derived from the draft token: a repeated submit of the same
-    draft (double click, reload) yields the same link without storing the token itself."""
-    mac = hmac.new(secret_key.encode(), b"status:" + draft_token.encode(), hashlib.sha256)
+def status_token_for(secret_key: str, submission_key: str) -> str:
+    """The status link token, derived from the case's submission key (the hash of its draft
+    token) and the secret key: a repeated submit shows the same link, and later mails can
+    carry it, while the database stores only the token's hash (ADR 0002)."""
+    mac = hmac.new(secret_key.encode(), b"status:" + submission_key.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
+def status_url(settings_base_url: str, secret_key: str, case: Case) -> str:
+    token = status_token_for(secret_key, case.submission_key)
+    return f"{settings_base_url.rstrip('/')}/status/{token}"
 
 
 # --- drafts -----------------------------------------------------------------------------------
@@ -93,22 +105,149 @@ def _chip_errors(
 
 
 def save_step(
-    db: Session, draft: Draft, proc: Procedure, step: StepDef, raw: dict[str, Any], lang: str = "de"
+    db: Session,
+    draft: Draft,
+    proc: Procedure,
+    step: StepDef,
+    raw: dict[str, Any],
+    lang: str = "de",
+    partial: bool = False,
 ) -> list[FieldError]:
-    """Validate one step's answers; store them in the draft only if they are valid."""
+    """Validate one step's answers and store them in the draft if they are valid. With
+    ``partial`` (save for later, upload, language switch) the valid answers are stored even
+    when others on the page are missing or wrong."""
+    raw = {**raw, **file_answers(db, draft, step)}
     clean, errors = validate_steps(
         proc.form, [step], raw, context=draft.answers, today=today_local(), lang=lang
     )
     errors += _chip_errors(db, draft.municipality_id, proc, clean)
-    if errors:
+    if errors and not partial:
         return errors
-    answers = {k: v for k, v in draft.answers.items() if k not in {f.id for f in step.fields}}
-    answers.update(clean)
-    draft.answers = prune(proc.form, answers)
+    if partial:
+        clean = {k: v for k, v in clean.items() if k not in {e.field for e in errors}}
+        keep = {k: v for k, v in draft.answers.items() if k not in clean}
+    else:
+        keep = {k: v for k, v in draft.answers.items() if k not in {f.id for f in step.fields}}
+    answers = {**keep, **clean}
+    draft.answers = answers if partial else prune(proc.form, answers)
     draft.updated_at = utcnow()
     db.add(draft)
     db.flush()
-    return []
+    return errors
+
+
+def _descriptor(u: Upload) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "filename": u.filename,
+        "media_type": u.media_type,
+        "size": u.size,
+        "sha256": u.sha256,
+    }
+
+
+def file_answers(db: Session, draft: Draft, step: StepDef) -> dict[str, list[dict]]:
+    """The stored uploads of the step's file fields, as the answers validation sees."""
+    slots = {f.id for f in step.fields if f.type == "file"}
+    if not slots:
+        return {}
+    found: dict[str, list[dict]] = {slot: [] for slot in slots}
+    for u in uploads.for_draft(db, draft.id):
+        if u.slot in found:
+            found[u.slot].append(_descriptor(u))
+    return found
+
+
+def rules_for(field: FieldDef) -> uploads.SlotRules:
+    return uploads.SlotRules(
+        accept=tuple(field.accept),
+        max_bytes=field.max_size_mb * 1024 * 1024,
+        max_files=field.max_files,
+    )
+
+
+def upload_files(
+    db: Session,
+    draft: Draft,
+    field: FieldDef,
+    files: list[tuple[str, bytes]],
+    scanner: VirusScanner | None,
+) -> list[FieldError]:
+    """Store uploaded files in a slot of the draft; a refused file becomes a field error and
+    the others are kept."""
+    errors = []
+    for filename, content in files:
+        try:
+            uploads.store(
+                db,
+                municipality_id=draft.municipality_id,
+                draft_id=draft.id,
+                slot=field.id,
+                rules=rules_for(field),
+                filename=filename,
+                content=content,
+                scanner=scanner,
+            )
+        except uploads.UploadRejected as exc:
+            errors.append(
+                FieldError(field.id, "custom", {"text": exc.message, "filename": filename})
+            )
+    if not errors:
+        draft.answers = {**draft.answers, **file_answers_for(db, draft, field.id)}
+    draft.updated_at = utcnow()
+    db.add(draft)
+    db.flush()
+    return errors
+
+
+def file_answers_for(db: Session, draft: Draft, slot: str) -> dict[str, list[dict]]:
+    files = [_descriptor(u) for u in uploads.for_draft(db, draft.id, slot)]
+    return {slot: files} if files else {}
+
+
+def remove_file(db: Session, draft: Draft, upload_id: int) -> None:
+    slot = next((u.slot for u in uploads.for_draft(db, draft.id) if u.id == upload_id), None)
+    uploads.remove(db, draft.id, upload_id)
+    if slot:
+        answers = {k: v for k, v in draft.answers.items() if k != slot}
+        draft.answers = {**answers, **file_answers_for(db, draft, slot)}
+        db.add(draft)
+        db.flush()
+
+
+def resume(db: Session, token: str) -> Draft:
+    """The draft behind a resume link; expired, filed or forged links are refused."""
+    draft = db.exec(select(Draft).where(Draft.token_hash == token_hash(token))).first()
+    if draft is None or draft.case_id is not None or aware(draft.expires_at) < utcnow():
+        raise ResumeLinkInvalid()
+    return draft
+
+
+class ResumeLinkInvalid(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            Text(
+                de="Dieser Link zum Fortsetzen ist ungültig oder abgelaufen. Nicht abgesendete "
+                "Angaben werden nach Ablauf der Frist gelöscht. Bitte beginnen Sie neu.",
+                en="This resume link is not valid or has expired. Unfiled answers are deleted "
+                "after the deadline. Please start again.",
+            )
+        )
+
+
+def purge_expired_drafts(db: Session, now: datetime | None = None) -> int:
+    """Delete unfiled drafts past their expiry, with their uploads; returns how many."""
+    now = now or utcnow()
+    expired = db.exec(select(Draft).where(Draft.expires_at < now, Draft.case_id == None)).all()  # noqa: E711
+    for draft in expired:
+        for u in uploads.for_draft(db, draft.id):
+            db.delete(u)
+        db.delete(draft)
+    # Filed drafts only link the browser to its case; they go after the same time.
+    for draft in db.exec(select(Draft).where(Draft.expires_at < now, Draft.case_id != None)).all():  # noqa: E711
+        db.delete(draft)
+    db.flush()
+    return len(expired)
 
 
 def step_after(proc: Procedure, answers: dict[str, Any], step_id: str | None) -> StepDef | None:
@@ -165,16 +304,28 @@ class Filed:
     first_time: bool
 
 
-def submit(db: Session, municipality: Municipality, draft_token: str, secret_key: str) -> Filed:
-    """File the draft as a case, exactly once per draft (a second submit returns the case)."""
+def submit(
+    db: Session,
+    municipality: Municipality,
+    draft_token: str,
+    secret_key: str,
+    base_url: str = "http://127.0.0.1:8000",
+    lang: str = "de",
+) -> Filed:
+    """File the draft as a case, exactly once per draft (a second submit returns the case),
+    with its receipt PDF and, if the citizen gave an e-mail address, the confirmation mail
+    in the outbox: all in one transaction."""
     draft = find_draft(db, draft_token, municipality.id, lock=True)
     if draft is None:
         raise StatusNotFound()
-    status_token = status_token_for(secret_key, draft_token)
+    status_token = status_token_for(secret_key, draft.token_hash)
     if draft.case_id is not None:
         return Filed(db.get(Case, draft.case_id), status_token, False)
     proc = get(draft.procedure_id, draft.procedure_version)
-    clean, errors = validate(proc.form, draft.answers, today=today_local())
+    answers = {k: v for k, v in draft.answers.items() if not (proc_field_type(proc, k) == "file")}
+    for step in proc.form.steps:
+        answers.update(file_answers(db, draft, step))
+    clean, errors = validate(proc.form, answers, today=today_local())
     errors += _chip_errors(db, municipality.id, proc, clean)
     if errors:
         step, _ = first_incomplete_step(proc, draft.answers)
@@ -210,11 +361,128 @@ def submit(db: Session, municipality: Municipality, draft_token: str, secret_key
         to_state=case.state,
         public=True,
     )
+    # Files of answered slots go with the case; files of slots no longer asked are dropped.
+    kept = {
+        x["id"]
+        for f in proc.form.steps
+        for fd in f.fields
+        if fd.type == "file"
+        for x in clean.get(fd.id, [])
+    }
+    for u in uploads.for_draft(db, draft.id):
+        if u.id not in kept:
+            uploads.remove(db, draft.id, u.id)
+    attached = uploads.move_to_case(db, draft.id, case.id)
+    _store_receipt(db, municipality, case, proc, attached, lang)
+    if clean.get("email"):
+        subject, body = mail.render_mail(
+            "filed",
+            lang,
+            municipality=municipality,
+            procedure_title=proc.title.get(lang),
+            reference=case.reference,
+            submitted_at=case.submitted_at,
+            status_url=f"{base_url.rstrip('/')}/status/{status_token}",
+        )
+        mail.enqueue(
+            db,
+            municipality_id=municipality.id,
+            to=clean["email"],
+            kind="filed",
+            subject=subject,
+            body=body,
+            case_id=case.id,
+        )
     draft.case_id = case.id
     draft.answers = {}  # the case holds the answers now; the draft only links to it
     db.add(draft)
     db.flush()
     return Filed(case, status_token, True)
+
+
+def _store_receipt(
+    db: Session, m: Municipality, case: Case, proc: Procedure, attached: list[Upload], lang: str
+) -> Document:
+    """The Eingangsbestätigung: what was filed, when, with the attachments' SHA-256."""
+    a = case.answers
+    pdf = render_receipt(
+        {
+            "municipality": m.model_dump(),
+            "case": {
+                "reference": case.reference,
+                "file_number": case.file_number,
+                "submitted_at": case.submitted_at,
+                "procedure_title": proc.title.de,
+            },
+            "owner": {
+                k: a.get(k, "")
+                for k in (
+                    "given_names",
+                    "family_name",
+                    "street",
+                    "house_number",
+                    "postal_code",
+                    "town",
+                )
+            },
+            "sections": [
+                {"title": s.title, "rows": [{"label": r.label, "value": r.value} for r in s.rows]}
+                for s in summarize(proc.form, a, "de", mask=True)
+            ],
+            "attachments": [
+                {
+                    "filename": u.filename,
+                    "media_type": u.media_type,
+                    "size": u.size,
+                    "sha256": u.sha256,
+                }
+                for u in attached
+            ],
+            "letter_date": today_local(),
+        }
+    )
+    doc = Document(
+        case_id=case.id,
+        municipality_id=m.id,
+        kind="receipt",
+        filename=f"Eingangsbestaetigung-{case.reference}.pdf",
+        size=len(pdf),
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        template="receipt.html",
+        template_version=1,
+        meta={"attachments": len(attached)},
+        content=pdf,
+    )
+    db.add(doc)
+    db.flush()
+    return doc
+
+
+def send_resume_link(
+    db: Session, draft: Draft, m: Municipality, resume_url: str, lang: str
+) -> str | None:
+    """Mail the resume link if the citizen gave an e-mail address; returns the address."""
+    email = draft.answers.get("email")
+    if not email:
+        return None
+    proc = get(draft.procedure_id, draft.procedure_version)
+    subject, body = mail.render_mail(
+        "resume_link",
+        lang,
+        municipality=m,
+        procedure_title=proc.title.get(lang),
+        resume_url=resume_url,
+        expires_on=draft.expires_at,
+    )
+    mail.enqueue(db, municipality_id=m.id, to=email, kind="resume_link", subject=subject, body=body)
+    return email
+
+
+def proc_field_type(proc: Procedure, field_id: str) -> str | None:
+    try:
+        return proc.form.field(field_id).type
+    except KeyError:
+        return None
 
 
 def filed_case(
@@ -223,7 +491,7 @@ def filed_case(
     draft = find_draft(db, draft_token, municipality.id)
     if draft is None or draft.case_id is None:
         return None
-    return Filed(db.get(Case, draft.case_id), status_token_for(secret_key, draft_token), False)
+    return Filed(db.get(Case, draft.case_id), status_token_for(secret_key, draft.token_hash), False)
 
 
 # --- status page ------------------------------------------------------------------------------
@@ -261,3 +529,105 @@ def status_document(db: Session, token: str, document_id: int) -> Document:
         if doc.id == document_id:
             return doc
     raise StatusNotFound()
+
+
+# --- information requests ---------------------------------------------------------------
+
+
+def open_information_request(view: StatusView) -> CaseEvent | None:
+    """The office's latest request for information, while the case waits for the answer."""
+    if view.case.state != "information_requested":
+        return None
+    return next((e for e in reversed(view.events) if e.action == "request_information"), None)
+
+
+ANSWER_RULES = uploads.SlotRules(max_files=5)
+
+
+def answer_information_request(
+    db: Session,
+    token: str,
+    text: str,
+    files: list[tuple[str, bytes]],
+    scanner: VirusScanner | None,
+) -> list[FieldError]:
+    """The citizen answers the office's request through the status page: text and evidence
+    go with the case, and the case returns to the office marked "answer received"."""
+    view = status(db, token)
+    case = view.case
+    proc = get(case.procedure_id, case.procedure_version)
+    transition = proc.workflow.transition("submit_answer")
+    if transition is None or case.state not in transition.from_:
+        raise Conflict(
+            Text(
+                de="Zu diesem Antrag ist gerade keine Rückfrage offen. Ihre Antwort wurde nicht "
+                "gespeichert; der aktuelle Stand steht unten.",
+                en="There is no open question on this application. Your answer was not saved; "
+                "the current state is shown below.",
+            )
+        )
+    errors: list[FieldError] = []
+    text = text.strip()
+    if not text:
+        errors.append(
+            FieldError(
+                "answer_text", "required", {"label": Text(de="Ihre Antwort", en="Your answer")}
+            )
+        )
+    elif len(text) > 4000:
+        errors.append(
+            FieldError(
+                "answer_text",
+                "too_long",
+                {"label": Text(de="Ihre Antwort", en="Your answer"), "max": 4000},
+            )
+        )
+    stored = []
+    for filename, content in files:
+        try:
+            stored.append(
+                uploads.store(
+                    db,
+                    municipality_id=case.municipality_id,
+                    case_id=case.id,
+                    slot="answer",
+                    rules=ANSWER_RULES,
+                    filename=filename,
+                    content=content,
+                    scanner=scanner,
+                )
+            )
+        except uploads.UploadRejected as exc:
+            errors.append(FieldError("answer_files", "custom", {"text": exc.message}))
+    if errors:
+        return errors
+    from_state = case.state
+    result = db.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.version == case.version)
+        .values(state=transition.to, version=case.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise Conflict(
+            Text(
+                de="Ihr Antrag wurde gerade bearbeitet. Bitte laden Sie die Seite "
+                "neu und senden Sie Ihre Antwort erneut.",
+                en="Your application was just being processed. Reload the page "
+                "and send your answer again.",
+            )
+        )
+    audit.record(
+        db,
+        case_id=case.id,
+        municipality_id=case.municipality_id,
+        actor_kind="citizen",
+        actor_id=None,
+        actor_name="Antragsteller/in",
+        action="submit_answer",
+        from_state=from_state,
+        to_state=transition.to,
+        comment=text,
+        public=True,
+        data={"files": [{"id": u.id, "filename": u.filename, "sha256": u.sha256} for u in stored]},
+    )
+    return []

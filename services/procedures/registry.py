@@ -14,7 +14,7 @@ from forms.model import Text
 from services.config import ROOT
 from workflow import WorkflowDefinition, load_workflow
 
-EFFECTS = frozenset({"issue_notice"})
+EFFECTS = frozenset({"issue_notice", "notify_information_request"})
 
 
 @dataclass(frozen=True)

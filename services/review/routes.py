@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from forms.model import Text
 from forms.summary import summarize
 from services.cases.routes import pdf_response
 from services.errors import DomainError
 from services.procedures import registry
 from services.review import service
-from services.web.deps import CurrentStaff, SessionDep, verify_csrf
+from services.web.deps import CurrentStaff, SessionDep, SettingsDep, verify_csrf
 from services.web.templating import render
 from workflow import TransitionRefused
 
@@ -66,10 +68,22 @@ def transition(
     staff: CurrentStaff,
     db: SessionDep,
     version: Annotated[int, Form()],
+    settings: SettingsDep,
     comment: Annotated[str, Form(max_length=4000)] = "",
+    reply_by: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     try:
-        case = service.transition(db, staff, reference, name, comment, version)
+        case = service.transition(
+            db,
+            staff,
+            reference,
+            name,
+            comment,
+            version,
+            reply_by=_date_or_none(reply_by),
+            links=service.Links(settings.base_url, settings.secret_key),
+            reply_days=settings.reply_days,
+        )
     except (DomainError, TransitionRefused) as exc:
         # Nothing changed: show the fresh case with the reason, so the clerk can decide anew.
         db.rollback()
@@ -81,6 +95,25 @@ def transition(
     label = registry.get(case.procedure_id, case.procedure_version).workflow.states[case.state]
     request.session["flash"] = f"Erledigt. Der Vorgang hat jetzt den Status „{label.label.de}“."
     return RedirectResponse(f"/office/cases/{reference}", status_code=303)
+
+
+def _date_or_none(text: str) -> date | None:
+    """The reply deadline from the office form (ISO from <input type=date>, or 24.11.2026)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if "." in text:
+            d, m, y = text.split(".")
+            return date(int(y), int(m), int(d))
+        return date.fromisoformat(text)
+    except ValueError:
+        raise service.CommentRequired(
+            Text(
+                de="Die Antwortfrist ist kein gültiges Datum (Beispiel: 10.12.2026).",
+                en="The reply deadline is not a valid date (example: 10.12.2026).",
+            )
+        ) from None
 
 
 @router.get("/cases/{reference}/documents/{document_id}")

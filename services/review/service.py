@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import func, update
 from sqlalchemy.orm import defer
@@ -13,10 +14,13 @@ from services.accounts.models import StaffUser
 from services.audit import service as audit
 from services.audit.models import CaseEvent
 from services.cases.models import Case, Document
+from services.cases.service import status_url
 from services.errors import CaseNotFound, Conflict, DomainError, NotFound
+from services.mail import service as mail
+from services.municipalities.models import Municipality
 from services.procedures import dog_registration
 from services.procedures.registry import Procedure, get
-from services.timeutil import utcnow
+from services.timeutil import today_local, utcnow
 from workflow import Actor, GuardContext, PastTransition, TransitionDef, available, check
 
 PAGE_SIZE = 50
@@ -150,10 +154,34 @@ def _last_actor(db: Session, case: Case) -> str:
     return events[-1].actor_name if events else "jemand anderem"
 
 
+@dataclass(frozen=True)
+class Links:
+    """What effects need to write links into mails."""
+
+    base_url: str
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class EffectContext:
+    event: CaseEvent
+    links: Links | None
+
+
 def transition(
-    db: Session, staff: StaffUser, reference: str, name: str, comment: str, expected_version: int
+    db: Session,
+    staff: StaffUser,
+    reference: str,
+    name: str,
+    comment: str,
+    expected_version: int,
+    *,
+    reply_by: date | None = None,
+    links: Links | None = None,
+    reply_days: int = 14,
 ) -> Case:
-    """Perform one workflow transition for a staff member, with audit event and effects."""
+    """Perform one workflow transition for a staff member, with audit event and effects, in
+    the caller's transaction (ADR 0003)."""
     case = case_for_staff(db, staff, reference)
     if case.version != expected_version:
         raise Conflict(
@@ -174,12 +202,23 @@ def transition(
                 en=f"'{t.label.get('en')}' needs a reason. Please enter it.",
             )
         )
+    data = {}
+    if t.name == "request_information":
+        reply_by = reply_by or today_local() + timedelta(days=reply_days)
+        if reply_by <= today_local():
+            raise CommentRequired(
+                Text(
+                    de="Die Antwortfrist muss in der Zukunft liegen.",
+                    en="The reply deadline must be in the future.",
+                )
+            )
+        data["reply_by"] = reply_by.isoformat()
     from_state = case.state
     _move(db, case, t.to, expected_version, _last_actor(db, case))
     public = proc.workflow.states[t.to].public_label is not None and (
         proc.workflow.states[t.to].public_label != proc.workflow.states[from_state].public_label
     )
-    audit.record(
+    event = audit.record(
         db,
         case_id=case.id,
         municipality_id=case.municipality_id,
@@ -191,13 +230,16 @@ def transition(
         to_state=t.to,
         comment=comment,
         public=public or t.name == "reject",
+        data=data,
     )
     for effect in t.effects:
-        EFFECTS[effect](db, case, proc, staff)
+        EFFECTS[effect](db, case, proc, staff, EffectContext(event, links))
     return case
 
 
-def _issue_notice(db: Session, case: Case, proc: Procedure, staff: StaffUser) -> None:
+def _issue_notice(
+    db: Session, case: Case, proc: Procedure, staff: StaffUser, ctx: EffectContext
+) -> None:
     """Effect: compute the tax, render and store the notice, register the dog, then move the
     case on (system transition). Runs in the approving transaction, so it is all or nothing."""
     doc = dog_registration.issue_notice(db, case, staff)
@@ -223,4 +265,34 @@ def _issue_notice(db: Session, case: Case, proc: Procedure, staff: StaffUser) ->
     )
 
 
-EFFECTS = {"issue_notice": _issue_notice}
+def _notify_information_request(
+    db: Session, case: Case, proc: Procedure, staff: StaffUser, ctx: EffectContext
+) -> None:
+    """Effect: tell the citizen by mail (outbox, same transaction) that the office asks for
+    more; the status page shows the request in any case."""
+    email = case.answers.get("email")
+    if not email or ctx.links is None:
+        return
+    m = db.get(Municipality, case.municipality_id)
+    subject, body = mail.render_mail(
+        "information_request",
+        "de",
+        municipality=m,
+        procedure_title=proc.title.de,
+        reference=case.reference,
+        request_text=ctx.event.comment,
+        reply_by=date.fromisoformat(ctx.event.data["reply_by"]),
+        status_url=status_url(ctx.links.base_url, ctx.links.secret_key, case),
+    )
+    mail.enqueue(
+        db,
+        municipality_id=case.municipality_id,
+        to=email,
+        kind="information_request",
+        subject=subject,
+        body=body,
+        case_id=case.id,
+    )
+
+
+EFFECTS = {"issue_notice": _issue_notice, "notify_information_request": _notify_information_request}

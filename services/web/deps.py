@@ -69,6 +69,48 @@ def ensure_csrf_token(request: Request) -> str:
     return token
 
 
+class BadForm(DomainError):
+    status = 400
+
+    def __init__(self, message: Text, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+MAX_FILES = 20
+MAX_FIELDS = 400
+MAX_PART_BYTES = 50 * 1024 * 1024
+
+
+async def read_form(request: Request):
+    """Parse a posted form once, with limits; broken or oversized input gets a clear page."""
+    try:
+        return await request.form(
+            max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES
+        )
+    except Exception as exc:  # MultiPartException, decoding errors, client disconnects
+        if "size" in str(exc).lower() or "too many" in str(exc).lower():
+            raise BadForm(
+                Text(
+                    de="Die gesendeten Daten sind zu groß oder enthalten zu viele Dateien. Eine "
+                    "Datei darf höchstens 10 MB groß sein. Ihre bisher gespeicherten Angaben "
+                    "bleiben erhalten.",
+                    en="The data sent is too large or has too many files. A file may be at most "
+                    "10 MB. Your saved answers are kept.",
+                ),
+                status=413,
+            ) from None
+        raise BadForm(
+            Text(
+                de="Die gesendeten Daten konnten nicht gelesen werden. Bitte gehen Sie zurück "
+                "und senden Sie das Formular erneut. Ihre bisher gespeicherten Angaben bleiben "
+                "erhalten.",
+                en="The data sent could not be read. Go back and send the form again. Your saved "
+                "answers are kept.",
+            )
+        ) from None
+
+
 async def verify_csrf(request: Request) -> None:
     """Every POST must carry the session's CSRF token (form field or X-CSRF-Token header)."""
     if request.method != "POST":
@@ -79,7 +121,7 @@ async def verify_csrf(request: Request) -> None:
     if not sent and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        sent = str((await request.form()).get("csrf_token", ""))
+        sent = str((await read_form(request)).get("csrf_token", ""))
     if not expected or not hmac.compare_digest(expected, sent):
         raise CsrfFailed()
 

@@ -13,15 +13,14 @@ from forms.summary import format_chip
 from services.config import ROOT
 from services.documents.render import date_de, money_de
 from services.timeutil import local
+from services.web.i18n import COOKIE, LANGUAGES, gettext_for, normalise, pick
 
 env = Environment(
     loader=FileSystemLoader(ROOT / "templates"),
     autoescape=select_autoescape(["html"]),
-    extensions=["jinja2.ext.i18n"],
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 
 
 def date_local(value: Any) -> str:
@@ -42,12 +41,23 @@ env.filters.update(
 )
 
 
+def lang_of(request: Request) -> str:
+    """The citizen's language: the remembered choice, else German."""
+    return normalise(request.cookies.get(COOKIE))
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render a page with the request, CSRF token, flash message and language in context."""
     session = request.scope.get("session", {})
     flash = session.pop("flash", None) if "session" in request.scope else None
-    context.setdefault("lang", "de")
+    lang = context.pop("lang", None) or lang_of(request)
     html = env.get_template(template).render(
-        request=request, csrf_token=session.get("csrf", ""), flash=flash, **context
+        request=request,
+        csrf_token=session.get("csrf", ""),
+        flash=pick(flash, lang) if flash else None,
+        lang=lang,
+        languages=LANGUAGES,
+        _=gettext_for(lang),
+        **context,
     )
     return HTMLResponse(html, status_code=status_code)

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from tests.browser.conftest import DEMO_PASSWORD, assert_accessible
 
 pytestmark = pytest.mark.browser
+CONTINUE = "button[name=action][value=continue]"
 
 
 def fill_step(page, values: dict[str, str]) -> None:
@@ -45,10 +46,11 @@ def test_register_dog_approve_and_download_notice(live_server, page, tmp_path):
             "postal_code": "4916",
             "town": "Herzberg (Elster)",
             "email": "erika@example.org",
+            "joint_keeping": "no",
             "moved_in": "no",
         },
     )
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     assert page.title().startswith("Fehler:")
     summary = page.locator(".error-summary")
     assert summary.is_visible()
@@ -59,7 +61,7 @@ def test_register_dog_approve_and_download_notice(live_server, page, tmp_path):
     summary.locator("a[href='#postal_code']").click()
     assert page.evaluate("document.activeElement.id") == "postal_code"
     fill_step(page, {"family_name": "Mustermann", "postal_code": "04916"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
 
     # Conditional field appears only when its answer is chosen.
     assert page.locator("#previous_keeper_name").is_hidden()
@@ -85,13 +87,13 @@ def test_register_dog_approve_and_download_notice(live_server, page, tmp_path):
         },
     )
     assert_accessible(page)
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     fill_step(page, {"declared_dangerous": "no"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     fill_step(page, {"reduction_requested": "no"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     fill_step(page, {"payment_method": "direct_debit", "payment_interval": "quarterly"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     fill_step(
         page,
         {
@@ -101,13 +103,13 @@ def test_register_dog_approve_and_download_notice(live_server, page, tmp_path):
             "sepa_consent": "yes",
         },
     )
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     assert "Die IBAN ist nicht gültig" in page.locator(".error-summary").inner_text()
     assert_accessible(page)
     fill_step(page, {"iban": "DE89 3704 0044 0532 0130 00"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     fill_step(page, {"privacy_read": "yes", "truthful": "yes"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
 
     # Check answers, change one, come back.
     assert page.locator("h1").inner_text() == "Bitte prüfen Sie Ihre Angaben"
@@ -115,7 +117,7 @@ def test_register_dog_approve_and_download_notice(live_server, page, tmp_path):
     assert_accessible(page)
     page.click("a[href*='/steps/dog?change=1#colour']")
     fill_step(page, {"colour": "schwarz-braun"})
-    page.click("button:has-text('Weiter')")
+    page.click(CONTINUE)
     assert "/check" in page.url and "schwarz-braun" in page.content()
 
     page.click("button:has-text('Anmeldung verbindlich absenden')")

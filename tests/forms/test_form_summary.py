@@ -20,6 +20,7 @@ FILING = {
     "house_number": "1",
     "postal_code": "04916",
     "town": "Herzberg (Elster)",
+    "joint_keeping": "no",
     "moved_in": "yes",
     "moved_in_date": "01.04.2026",
     "previous_municipality": "Torgau",
@@ -34,7 +35,15 @@ FILING = {
     "declared_dangerous": "no",
     "reduction_requested": "yes",
     "reduction_reason": "shelter_dog",
-    "reduction_evidence": "Tierheimvertrag",
+    "evidence_shelter": [
+        {
+            "id": 7,
+            "filename": "tierheimvertrag.pdf",
+            "size": 2048,
+            "media_type": "application/pdf",
+            "sha256": "ab" * 32,
+        }
+    ],
     "payment_method": "direct_debit",
     "payment_interval": "annual",
     "account_holder_differs": "no",
@@ -130,7 +139,7 @@ def test_hidden_steps_are_absent_even_with_stale_answers():
 
 def test_unanswered_optional_fields_are_not_listed():
     shown = rows(clean_answers())
-    assert "email" not in shown and "phone" not in shown and "bic" not in shown
+    assert "email" not in shown and "phone" not in shown
     assert "previous_address" not in shown
 
 
@@ -157,7 +166,11 @@ def test_dangerous_dog_summary_shows_details_and_no_reduction():
         permit_number="32-E-4/2026",
         insurer="Musterversicherung AG",
         policy_number="HV-1",
+        dangerous_decision_file=[{"id": 1, "filename": "entscheidung.pdf"}],
+        permit_file=[{"id": 2, "filename": "erlaubnis.pdf"}, {"id": 3, "filename": "anlage.png"}],
+        insurance_file=[{"id": 4, "filename": "police.pdf"}],
     )
+    assert rows(answers)["permit_file"] == "erlaubnis.pdf; anlage.png"
     steps = [s.step for s in summarize(DEFINITION, answers)]
     assert "dangerous_details" in steps and "reduction" not in steps
     assert rows(answers)["dangerous_decision_date"] == "02.01.2026"

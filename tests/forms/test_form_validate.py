@@ -37,6 +37,7 @@ VALID: dict[str, str] = {
     "town": "Herzberg (Elster)",
     "email": "erika.mustermann@beispiel.de",
     "phone": "03535 482253",
+    "joint_keeping": "no",
     "moved_in": "no",
     "dog_name": "Bello",
     "breed": "Mischling (Schäferhund)",
@@ -65,6 +66,9 @@ DANGEROUS_DETAILS = {
     "permit_number": "32-E-4/2026",
     "insurer": "Musterversicherung AG",
     "policy_number": "HV-123456",
+    "dangerous_decision_file": [{"id": 1, "filename": "entscheidung.pdf"}],
+    "permit_file": [{"id": 2, "filename": "erlaubnis.pdf"}],
+    "insurance_file": [{"id": 3, "filename": "versicherung.pdf"}],
 }
 
 
@@ -104,8 +108,10 @@ def test_complete_filing_has_no_errors_and_clean_data_is_json():
     assert clean["chip_number"] == "276098100001234"
     assert clean["iban"] == "DE89370400440532013000"
     assert clean["sepa_consent"] is True
-    # Optional fields left empty are not stored; hidden steps are not stored.
-    assert "bic" not in clean
+    # Optional fields left empty are not stored (the BIC is derived from a German IBAN);
+    # hidden steps are not stored.
+    assert "phone" in clean and "previous_address" not in clean
+    assert clean["bic"] == "COBADEFFXXX"
     assert "dangerous_decision_date" not in clean
 
 
@@ -270,7 +276,7 @@ def test_date_allowed_in_future_where_definition_says_so():
     clean, errors = run(
         reduction_requested="yes",
         reduction_reason="shelter_dog",
-        reduction_evidence="Tierheimvertrag vom 10.05.2026",
+        evidence_shelter=[{"id": 5, "filename": "tierheimvertrag.pdf"}],
         reduction_valid_until="31.12.2027",
     )
     assert errors == {}
@@ -367,9 +373,9 @@ def test_non_sepa_iban_is_refused(raw):
     assert error.message() == "Die IBAN muss zu einem Konto im SEPA-Raum gehören."
 
 
-def test_bic_is_optional_and_normalised_when_given():
+def test_bic_is_optional_and_derived_from_a_german_iban():
     clean, errors = run(bic=None)
-    assert errors == {} and "bic" not in clean
+    assert errors == {} and clean["bic"] == "COBADEFFXXX"  # from bank code 37040044
     clean, errors = run(bic="weladed1ees")
     assert errors == {} and clean["bic"] == "WELADED1EES"
     clean, errors = run(bic="COBA DEFF XXX")
@@ -574,9 +580,40 @@ def test_no_reduction_for_dangerous_dog():
     assert "reduction_reason" not in clean
 
 
-def test_reduction_reason_and_evidence_required_when_requested():
+def test_reduction_reason_required_when_requested():
     _, errors = run(reduction_requested="yes")
-    assert set(errors) == {"reduction_reason", "reduction_evidence"}
+    assert set(errors) == {"reduction_reason"}
+
+
+@pytest.mark.parametrize(
+    "reason, slot",
+    [
+        ("disabled_keeper", "evidence_disability_pass"),
+        ("assistance_dog", "evidence_assistance_dog"),
+        ("shelter_dog", "evidence_shelter"),
+        ("service_dog", "evidence_service_dog"),
+        ("working_dog", "evidence_working_dog"),
+        ("low_income", "evidence_low_income"),
+    ],
+)
+def test_evidence_is_asked_only_for_the_chosen_reason(reason, slot):
+    _, errors = run(reduction_requested="yes", reduction_reason=reason)
+    assert set(errors) == {slot}
+    assert errors[slot].key == "required_file"
+    clean, errors = run(
+        reduction_requested="yes",
+        reduction_reason=reason,
+        **{
+            slot: [{"id": 1, "filename": "nachweis.pdf"}],
+            "evidence_shelter" if slot != "evidence_shelter" else "evidence_low_income": [
+                {"id": 2, "filename": "x.pdf"}
+            ],
+        },
+    )
+    assert errors == {}
+    assert slot in clean
+    other = "evidence_shelter" if slot != "evidence_shelter" else "evidence_low_income"
+    assert other not in clean  # the other reason's evidence is dropped, not stored
 
 
 def test_sepa_step_only_for_direct_debit():
@@ -731,7 +768,12 @@ def test_fields_to_render_shows_fields_revealed_within_the_same_step():
     assert reduction == [
         "reduction_requested",
         "reduction_reason",
-        "reduction_evidence",
+        "evidence_disability_pass",
+        "evidence_assistance_dog",
+        "evidence_shelter",
+        "evidence_service_dog",
+        "evidence_working_dog",
+        "evidence_low_income",
         "reduction_valid_until",
     ]
 

@@ -19,6 +19,8 @@ def test_production_with_real_secret_starts(monkeypatch):
     monkeypatch.setenv("AMTSWEG_ENV", "production")
     monkeypatch.setenv("AMTSWEG_SECRET_KEY", "k" * 40)
     monkeypatch.setenv("AMTSWEG_BASE_URL", "https://amt.example")
+    monkeypatch.setenv("AMTSWEG_SMTP_HOST", "mail.amt.example")
+    monkeypatch.setenv("AMTSWEG_MAIL_FROM", "Stadt <steueramt@amt.example>")
     settings = Settings()
     assert settings.is_production and settings.secret_key == "k" * 40
 
@@ -26,3 +28,8 @@ def test_production_with_real_secret_starts(monkeypatch):
 def test_development_defaults_to_embedded_sqlite(monkeypatch):
     monkeypatch.delenv("AMTSWEG_DATABASE_URL", raising=False)
     assert Settings(_env_file=None).database_url.startswith("sqlite:///")
+
+
+def test_production_refuses_mail_to_files_only():
+    with pytest.raises(InsecureConfiguration, match="AMTSWEG_SMTP_HOST"):
+        Settings(env="production", secret_key="k" * 40, base_url="https://amt.example")

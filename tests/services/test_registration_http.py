@@ -65,13 +65,17 @@ def test_citizen_files_clerk_approves_citizen_downloads_notice(client, db, clerk
 
     status_page = client.get(status)
     assert "Bescheid erteilt" in status_page.text
-    link = re.search(r'href="(/status/[^"]+/documents/\d+)"', status_page.text).group(1)
+    link = re.search(
+        r'href="(/status/[^"]+/documents/\d+)" download>Hundesteuerbescheid', status_page.text
+    ).group(1)
     pdf = client.get(link)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = pdf_text(pdf.content)
     assert reference in text
     assert "Erika Mustermann" in text
-    doc = db.exec(select(Document).where(Document.case_id == case.id)).one()
+    doc = db.exec(
+        select(Document).where(Document.case_id == case.id, Document.kind == "notice")
+    ).one()
     total = doc.meta["total"]  # e.g. "21.00"
     assert total.replace(".", ",") + " €" in text
     dog = db.exec(select(RegisteredDog).where(RegisteredDog.case_id == case.id)).one()
@@ -160,7 +164,7 @@ def test_status_link_cannot_fetch_another_cases_document(client, db, clerk):
     ref_b = reference_of(second.text)
     act(client, ref_b, "start_review")
     act(client, ref_b, "approve")
-    doc_b = db.exec(select(Document)).one()
+    doc_b = db.exec(select(Document).where(Document.kind == "notice")).one()
     assert client.get(f"{status_a}/documents/{doc_b.id}").status_code == 404
 
 
@@ -207,7 +211,7 @@ def test_dangerous_dog_needs_four_eyes(client, db, approver, second_approver):
     case = db.exec(select(Case)).one()
     db.refresh(case)
     assert case.state == "notice_issued"
-    doc = db.exec(select(Document)).one()
+    doc = db.exec(select(Document).where(Document.kind == "notice")).one()
     assert "180,00 €" in pdf_text(doc.content)  # dangerous-dog annual rate in the calculation
 
 
@@ -244,7 +248,7 @@ def test_clerk_cannot_see_another_municipalitys_case(client, db, clerk, foreign_
     login(client, "clerk")
     act(client, reference, "start_review")
     act(client, reference, "approve")
-    doc = db.exec(select(Document)).one()
+    doc = db.exec(select(Document).where(Document.kind == "notice")).one()
     client.cookies.clear()
     login(client, "foreign")
     assert reference not in client.get("/office/").text
@@ -294,7 +298,7 @@ def test_missing_rate_table_refuses_approval_and_changes_nothing(client, db, cle
     case = db.exec(select(Case)).one()
     db.refresh(case)
     assert case.state == "in_review"
-    assert db.exec(select(Document)).all() == []
+    assert db.exec(select(Document).where(Document.kind == "notice")).all() == []
     assert db.exec(select(RegisteredDog)).all() == []
 
 

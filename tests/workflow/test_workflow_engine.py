@@ -26,11 +26,13 @@ from workflow import (
 
 WF = load_workflow(
     Path(workflow.__file__).parent / "definitions" / "dog_registration.yaml",
-    known_effects={"issue_notice"},
+    known_effects={"issue_notice", "notify_information_request"},
 )
 STATES = [
     "submitted",
     "in_review",
+    "information_requested",
+    "answer_received",
     "awaiting_second_approval",
     "approved",
     "notice_issued",
@@ -41,6 +43,9 @@ ROLES = ["clerk", "approver", "admin", "system", "citizen"]
 # name: (source states, target state, role)
 TABLE = {
     "start_review": (["submitted"], "in_review", "clerk"),
+    "request_information": (["in_review"], "information_requested", "clerk"),
+    "submit_answer": (["information_requested"], "answer_received", "citizen"),
+    "resume_review": (["answer_received"], "in_review", "clerk"),
     "approve": (["in_review"], "approved", "clerk"),
     "propose_approval": (["in_review"], "awaiting_second_approval", "clerk"),
     "confirm_approval": (["awaiting_second_approval"], "approved", "approver"),
@@ -276,7 +281,13 @@ APPROVER = Actor(id=APPROVER_ID, roles=frozenset({"approver"}))
 EXPECTED_AVAILABLE = {
     # state: (clerk without four eyes, clerk with four eyes, approver)
     "submitted": (["start_review"], ["start_review"], []),
-    "in_review": (["approve", "reject"], ["propose_approval", "reject"], []),
+    "in_review": (
+        ["request_information", "approve", "reject"],
+        ["request_information", "propose_approval", "reject"],
+        [],
+    ),
+    "information_requested": ([], [], []),  # only the citizen answers
+    "answer_received": (["resume_review"], ["resume_review"], []),
     "awaiting_second_approval": (["reject"], ["reject"], ["confirm_approval", "return_to_review"]),
     "approved": ([], [], []),
     "notice_issued": ([], [], []),

@@ -65,14 +65,14 @@ def test_base_workflow_is_accepted():
 
 
 def test_real_workflow_loads_with_its_effects():
-    wf = load_workflow(REAL, known_effects={"issue_notice"})
+    wf = load_workflow(REAL, known_effects={"issue_notice", "notify_information_request"})
     assert wf.id == "dog_registration" and wf.initial == "submitted"
 
 
 def test_real_workflow_refused_when_its_effect_is_unknown():
     with pytest.raises(WorkflowDefinitionError) as exc:
         load_workflow(REAL, known_effects={"send_mail"})
-    assert 'unknown effect "issue_notice" (known: send_mail)' in str(exc.value)
+    assert 'unknown effect "notify_information_request" (known: send_mail)' in str(exc.value)
     assert str(REAL) in str(exc.value)
 
 
