@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 export AMTSWEG_DATABASE_URL ?= sqlite:///$(CURDIR)/var/amtsweg.db
 
-.PHONY: run test uv deps test-deps system-deps serve migrate demo lint bench migration clean
+.PHONY: run test uv deps test-deps system-deps serve migrate demo lint bench migration i18n clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -44,6 +44,13 @@ bench: test-deps
 migration: test-deps
 	@test -n "$(m)" || (echo 'usage: make migration m="what changed"'; exit 2)
 	@$(UV) run alembic revision --autogenerate -m "$(m)"
+
+# After changing page texts: extract the German message ids and merge them into the English
+# catalog; then translate the new entries in locale/en/LC_MESSAGES/messages.po (the test
+# suite fails while any is untranslated).
+i18n: test-deps
+	@$(UV) run pybabel extract -F babel.cfg --no-location --sort-output -o locale/messages.pot .
+	@$(UV) run pybabel update -i locale/messages.pot -d locale -l en --no-fuzzy-matching --width 100
 
 clean:
 	rm -rf var .pytest_cache test-results

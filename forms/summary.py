@@ -73,7 +73,7 @@ def display(
                 for item in value
             )
         case "date":
-            return date.fromisoformat(value).strftime("%d.%m.%Y")
+            return date.fromisoformat(value).strftime("%d/%m/%Y" if lang == "en" else "%d.%m.%Y")
         case "yesno":
             yes, no = YES_NO.get(lang, YES_NO["de"])
             return yes if value else no

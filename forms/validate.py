@@ -29,7 +29,7 @@ SEPA_COUNTRIES = frozenset(
     "AD AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MC MT NL NO PL "
     "PT RO SE SI SK SM VA".split()
 )
-_DATE_DE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+_DATE_DE = re.compile(r"^\s*(\d{1,2})[./](\d{1,2})[./](\d{4})\s*$")  # 24.11.2026, 24/11/2026
 _DATE_ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 _PHONE = re.compile(r"^\+?[0-9 ()/\-]{6,25}$")
 

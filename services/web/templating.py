@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from forms.summary import format_chip
 from services.config import ROOT
@@ -23,13 +25,29 @@ env = Environment(
 )
 
 
-def date_local(value: Any) -> str:
-    """Dates as 24.11.2026; timestamps (stored in UTC) on the Berlin calendar day."""
-    return date_de(local(value) if isinstance(value, datetime) else value)
+@pass_context
+def date_local(ctx, value: Any) -> str:
+    """Dates per language (24.11.2026 / 24/11/2026); timestamps (stored in UTC) on the
+    Berlin calendar day."""
+    text = date_de(local(value) if isinstance(value, datetime) else value)
+    return text.replace(".", "/") if ctx.get("lang") == "en" else text
 
 
-def datetime_de(value: datetime | None) -> str:
-    return local(value).strftime("%d.%m.%Y, %H:%M Uhr") if value else ""
+@pass_context
+def datetime_de(ctx, value: datetime | None) -> str:
+    if not value:
+        return ""
+    if ctx.get("lang") == "en":
+        return local(value).strftime("%d/%m/%Y, %H:%M")
+    return local(value).strftime("%d.%m.%Y, %H:%M Uhr")
+
+
+@pass_context
+def money_local(ctx, value: Any) -> str:
+    """1.234,56 € in German, €1,234.56 in English."""
+    if ctx.get("lang") == "en":
+        return format_currency(Decimal(str(value)), "EUR", locale="en_GB")
+    return money_de(value)
 
 
 def age_days(value: datetime) -> int:
@@ -37,7 +55,11 @@ def age_days(value: datetime) -> int:
 
 
 env.filters.update(
-    date_de=date_local, datetime_de=datetime_de, money=money_de, chip=format_chip, age_days=age_days
+    date_de=date_local,
+    datetime_de=datetime_de,
+    money=money_local,
+    chip=format_chip,
+    age_days=age_days,
 )
 
 
@@ -50,7 +72,10 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """Render a page with the request, CSRF token, flash message and language in context."""
     session = request.scope.get("session", {})
     flash = session.pop("flash", None) if "session" in request.scope else None
-    lang = context.pop("lang", None) or lang_of(request)
+    # The office is German only (staff); the portal follows the citizen's choice.
+    lang = context.pop("lang", None) or (
+        "de" if template.startswith("office/") else lang_of(request)
+    )
     html = env.get_template(template).render(
         request=request,
         csrf_token=session.get("csrf", ""),

@@ -155,7 +155,7 @@ def test_english_labels_and_values():
     assert shown["moved_in"] == "Yes"
     assert shown["acquired_from_person"] == "No"
     assert shown["truthful"] == "Confirmed"
-    assert shown["intake_date"] == "14.05.2026"
+    assert shown["intake_date"] == "14/05/2026"  # British English date order
 
 
 def test_dangerous_dog_summary_shows_details_and_no_reduction():

@@ -221,6 +221,7 @@ def test_text_is_trimmed():
         ("2024-03-27", "2024-03-27"),
         (" 27.03.2024 ", "2024-03-27"),
         ("29.02.2024", "2024-02-29"),
+        ("27/03/2024", "2024-03-27"),  # British order, as English-speaking citizens type it
     ],
 )
 def test_dates_in_german_and_iso_form_are_accepted(raw, iso):
@@ -239,7 +240,7 @@ def test_dates_in_german_and_iso_form_are_accepted(raw, iso):
         "27.13.2024",
         "2024-02-30",
         "27.03.24",
-        "27/03/2024",
+        "27/13/2024",
         "gestern",
         "2024-03",
     ],
