@@ -4,6 +4,7 @@ save and resume, language switch), check answers, filing, confirmation, status p
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -460,15 +461,19 @@ async def answer(request: Request, token: str, db: SessionDep) -> Response:
 @status_router.get("/status/{token}/documents/{document_id}")
 def status_document(token: str, document_id: int, db: SessionDep) -> Response:
     doc = service.status_document(db, token, document_id)
-    return pdf_response(doc)
+    return file_response(doc)
 
 
-def pdf_response(doc) -> Response:
+def file_response(item) -> Response:
+    """A stored document or upload as a download: never inline, never sniffed by the browser,
+    file name RFC 6266/5987-encoded."""
+    ascii_name = item.filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(
-        doc.content,
-        media_type=doc.media_type,
+        item.content,
+        media_type=item.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{doc.filename}"',
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(item.filename)}",
             "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff",
         },

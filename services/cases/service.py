@@ -242,6 +242,7 @@ def purge_expired_drafts(db: Session, now: datetime | None = None) -> int:
     for draft in expired:
         for u in uploads.for_draft(db, draft.id):
             db.delete(u)
+        db.flush()  # files first: they refer to the draft
         db.delete(draft)
     # Filed drafts only link the browser to its case; they go after the same time.
     for draft in db.exec(select(Draft).where(Draft.expires_at < now, Draft.case_id != None)).all():  # noqa: E711

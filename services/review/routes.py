@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -10,10 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from forms.model import Text
 from forms.summary import summarize
-from services.cases.routes import pdf_response
+from services.cases.routes import file_response
 from services.errors import DomainError
 from services.procedures import registry
 from services.review import service
+from services.timeutil import today_local
 from services.web.deps import CurrentStaff, SessionDep, SettingsDep, verify_csrf
 from services.web.templating import render
 from workflow import TransitionRefused
@@ -50,6 +51,9 @@ def _case_page(
     return render(
         request,
         "office/case.html",
+        reply_by_default=(
+            today_local() + timedelta(days=request.app.state.settings.reply_days)
+        ).isoformat(),
         status_code=status_code,
         staff=staff,
         view=view,
@@ -116,6 +120,12 @@ def _date_or_none(text: str) -> date | None:
         ) from None
 
 
+@router.get("/cases/{reference}/files/{upload_id}")
+def evidence_file(reference: str, upload_id: int, staff: CurrentStaff, db: SessionDep) -> Response:
+    """An uploaded file, always as a download with its sniffed type (never rendered inline)."""
+    return file_response(service.upload_for_staff(db, staff, reference, upload_id))
+
+
 @router.get("/cases/{reference}/documents/{document_id}")
 def document(reference: str, document_id: int, staff: CurrentStaff, db: SessionDep) -> Response:
-    return pdf_response(service.document_for_staff(db, staff, reference, document_id))
+    return file_response(service.document_for_staff(db, staff, reference, document_id))

@@ -21,6 +21,8 @@ from services.municipalities.models import Municipality
 from services.procedures import dog_registration
 from services.procedures.registry import Procedure, get
 from services.timeutil import today_local, utcnow
+from services.uploads import service as uploads
+from services.uploads.models import Upload
 from workflow import Actor, GuardContext, PastTransition, TransitionDef, available, check
 
 PAGE_SIZE = 50
@@ -92,6 +94,7 @@ class CaseView:
     documents: list[Document]
     transitions: list[TransitionDef]
     assignee: StaffUser | None
+    uploads: list[Upload]
 
 
 def view_case(db: Session, staff: StaffUser, reference: str) -> CaseView:
@@ -112,7 +115,13 @@ def view_case(db: Session, staff: StaffUser, reference: str) -> CaseView:
             proc.workflow, case.state, actor(staff), guard_context(db, case, staff)
         ),
         assignee=db.get(StaffUser, case.assignee_id) if case.assignee_id else None,
+        uploads=uploads.for_case(db, case.id),
     )
+
+
+def upload_for_staff(db: Session, staff: StaffUser, reference: str, upload_id: int) -> Upload:
+    case = case_for_staff(db, staff, reference)
+    return uploads.get_for_case(db, case.id, upload_id)
 
 
 def document_for_staff(db: Session, staff: StaffUser, reference: str, document_id: int) -> Document:
