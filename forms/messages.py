@@ -4,27 +4,27 @@ from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
     "custom": {"de": "{text}", "en": "{text}"},
-    "required": {"de": "Bitte geben Sie „{label}“ an.", "en": "Enter {label}."},
+    "required": {"de": "Bitte geben Sie „{label}“ an.", "en": "Enter “{label}”."},
     "required_choice": {
         "de": "Bitte wählen Sie bei „{label}“ eine Antwort aus.",
-        "en": "Select an answer for {label}.",
+        "en": "Select an answer for “{label}”.",
     },
-    "required_confirm": {"de": "Bitte bestätigen Sie: {label}", "en": "Please confirm: {label}"},
+    "required_confirm": {"de": "Bitte bestätigen Sie: {label}", "en": "Please confirm: “{label}”"},
     "too_long": {
         "de": "„{label}“ darf höchstens {max} Zeichen lang sein.",
-        "en": "{label} must be {max} characters or fewer.",
+        "en": "“{label}” must be {max} characters or fewer.",
     },
     "date_invalid": {
         "de": "„{label}“ muss ein gültiges Datum sein, zum Beispiel 27.03.2024.",
-        "en": "{label} must be a real date, for example 27.03.2024.",
+        "en": "“{label}” must be a real date, for example 27.03.2024.",
     },
     "date_future": {
         "de": "„{label}“ darf nicht in der Zukunft liegen.",
-        "en": "{label} must be today or in the past.",
+        "en": "“{label}” must be today or in the past.",
     },
     "date_before": {
         "de": "„{label}“ darf nicht vor „{other}“ liegen.",
-        "en": "{label} must not be before {other}.",
+        "en": "“{label}” must not be before “{other}”.",
     },
     "min_age": {
         "de": "Sie müssen mindestens {years} Jahre alt sein.",
@@ -32,19 +32,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "integer_invalid": {
         "de": "„{label}“ muss eine ganze Zahl sein.",
-        "en": "{label} must be a whole number.",
+        "en": "“{label}” must be a whole number.",
     },
     "integer_min": {
         "de": "„{label}“ muss mindestens {min} sein.",
-        "en": "{label} must be {min} or more.",
+        "en": "“{label}” must be {min} or more.",
     },
     "integer_max": {
         "de": "„{label}“ darf höchstens {max} sein.",
-        "en": "{label} must be {max} or less.",
+        "en": "“{label}” must be {max} or less.",
     },
     "choice_invalid": {
         "de": "Bitte wählen Sie bei „{label}“ eine der angebotenen Antworten.",
-        "en": "Select one of the options for {label}.",
+        "en": "Select one of the options for “{label}”.",
     },
     "email_invalid": {
         "de": "Bitte geben Sie eine gültige E-Mail-Adresse an, zum Beispiel name@beispiel.de.",
@@ -72,31 +72,31 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "decimal_invalid": {
         "de": "„{label}“ muss ein Betrag sein, zum Beispiel 1.234,56.",
-        "en": "{label} must be an amount, like 1,234.56.",
+        "en": "“{label}” must be an amount, like 1,234.56.",
     },
     "decimal_places": {
         "de": "„{label}“ darf höchstens {places} Nachkommastellen haben.",
-        "en": "{label} must have at most {places} decimal places.",
+        "en": "“{label}” must have at most {places} decimal places.",
     },
     "required_file": {
         "de": "Bitte laden Sie für „{label}“ mindestens eine Datei hoch.",
-        "en": "Upload at least one file for {label}.",
+        "en": "Upload at least one file for “{label}”.",
     },
     "file_invalid": {
         "de": "Die Dateiangabe zu „{label}“ ist ungültig. Bitte laden Sie die Datei erneut hoch.",
-        "en": "The file for {label} is not valid. Upload it again.",
+        "en": "The file for “{label}” is not valid. Upload it again.",
     },
     "file_count": {
         "de": "Bei „{label}“ können Sie höchstens {max} Dateien hochladen.",
-        "en": "You can upload at most {max} files for {label}.",
+        "en": "You can upload at most {max} files for “{label}”.",
     },
     "group_min": {
         "de": "Bitte geben Sie bei „{label}“ mindestens {min} Eintrag/Einträge an.",
-        "en": "Add at least {min} entries for {label}.",
+        "en": "Add at least {min} entries for “{label}”.",
     },
     "group_max": {
         "de": "Bei „{label}“ sind höchstens {max} Einträge möglich.",
-        "en": "{label} allows at most {max} entries.",
+        "en": "“{label}” allows at most {max} entries.",
     },
     "chip_invalid": {
         "de": "Die Chipnummer muss aus 15 Ziffern bestehen, zum Beispiel 276 0981 0000 1234.",

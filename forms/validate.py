@@ -73,8 +73,13 @@ _MONEY_DOT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")  # 1234.56 (AP
 def parse_decimal(text: str, places: int) -> Decimal:
     """German (1.234,56) or plain (1234.56) notation; at most ``places`` decimals."""
     compact = text.replace(" ", "").replace("\u00a0", "").replace("€", "")
+    # A single dot is a thousands separator ("1.234") only where three decimals are not
+    # allowed anyway; otherwise it is the decimal point, as in clean values ("0.125"), which
+    # must parse back to themselves when stored answers are validated again.
     if _MONEY.fullmatch(compact) and not (
-        compact.count(".") == 1 and "," not in compact and len(compact.split(".")[1]) != 3
+        compact.count(".") == 1
+        and "," not in compact
+        and (places >= 3 or len(compact.split(".")[1]) != 3)
     ):
         normal = compact.replace(".", "").replace(",", ".")
     elif _MONEY_DOT.fullmatch(compact):
@@ -122,7 +127,10 @@ def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
         return [v for v in allowed if v in chosen]  # definition order, no duplicates
     if f.type == "file":
         files = raw if isinstance(raw, list | tuple) else [raw]
-        if not all(isinstance(x, Mapping) and {"id", "filename"} <= set(x) for x in files):
+        if not all(
+            isinstance(x, Mapping) and "id" in x and isinstance(x.get("filename"), str)
+            for x in files
+        ):  # the summary lists the file names
             raise _Invalid("file_invalid")
         if len(files) > f.max_files:
             raise _Invalid("file_count", max=f.max_files)
@@ -137,13 +145,21 @@ def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
                 raise _Invalid("integer_min", min=f.min)
             if f.max is not None and value > f.max:
                 raise _Invalid("integer_max", max=f.max)
-            return str(value.quantize(Decimal("0.01")) if f.type == "money" else value)
+            if f.type == "decimal":
+                return str(value)
+            try:
+                return str(value.quantize(Decimal("0.01")))
+            except InvalidOperation:  # more digits than the decimal context holds (28)
+                raise _Invalid("decimal_invalid") from None
         case "text" | "textarea":
             return text
         case "integer":
             if not re.fullmatch(r"[+-]?\d+", text):
                 raise _Invalid("integer_invalid")
-            value = int(text)
+            try:
+                value = int(text)
+            except ValueError:  # beyond Python's 4300-digit limit for int(str)
+                raise _Invalid("integer_invalid") from None
             if f.min is not None and value < f.min:
                 raise _Invalid("integer_min", min=f.min)
             if f.max is not None and value > f.max:
@@ -276,7 +292,9 @@ def _check_field(
     """Validate one field; append errors; return the clean value or None (no answer)."""
     if _str(raw) == "" and f.type == "bic" and f.derive_from and answers.get(f.derive_from):
         derived = IBAN(answers[f.derive_from]).bic
-        return str(derived) if derived else None
+        if derived:
+            return str(derived)
+        # Bank not in the registry: nothing to derive, so a required BIC is still missing.
     if _str(raw) == "":
         if _is_required(f, answers):
             errors.append(
@@ -303,7 +321,9 @@ def _check_group(
 ) -> list[dict] | None:
     """A repeatable group: a list of items, each validated like a small form."""
     items = [i for i in (raw if isinstance(raw, list | tuple) else []) if isinstance(i, Mapping)]
-    items = [i for i in items if any(_str(v) for v in i.values())]  # ignore blank rows
+    # Ignore blank rows; keys that are no sub-field do not count (else an item of only such
+    # keys would be stored as {} and vanish when the stored answers are validated again).
+    items = [i for i in items if any(_str(i.get(sub.id)) for sub in g.fields)]
     required = _is_required(g, answers)
     minimum = max(g.min_items, 1 if required else 0)
     if len(items) < minimum:
@@ -318,9 +338,19 @@ def _check_group(
         for sub in g.fields:
             if not holds(sub.show_if, scope):
                 continue
+            before = len(errors)
             value = _check_field(
                 d, sub, f"{g.id}.{index}.{sub.id}", item.get(sub.id), scope, errors, today, lang
             )
+            # Say which entry: "Weitere Halterin oder weiterer Halter 2: Familienname".
+            title = g.item_label or g.label
+            named = Text(
+                de=f"{title.de} {index + 1}: {sub.label.de}",
+                en=f"{title.get('en')} {index + 1}: {sub.label.get('en')}",
+            )
+            errors[before:] = [
+                FieldError(e.field, e.key, {**e.params, "label": named}) for e in errors[before:]
+            ]
             if value is not None:
                 clean_item[sub.id] = value
                 scope[sub.id] = value

@@ -196,7 +196,7 @@ def step_page(
     request: Request, mun: str, proc_slug: str, step_id: str, db: SessionDep, change: bool = False
 ) -> Response:
     m, proc, draft, step = _open_step(request, db, mun, proc_slug, step_id)
-    values = input_values(proc.form, draft.answers, lang_of(request))
+    values = {**_values(proc, draft, lang_of(request)), **service.pending_inputs(draft, step.id)}
     return _step_page(request, m, proc, draft, step, values, [], from_check=change)
 
 
@@ -319,6 +319,7 @@ def _saved_page(request, db, m, proc, draft, settings) -> Response:
         resume_url=resume_url,
         expires_at=draft.expires_at,
         mailed_to=mailed_to,
+        unfinished=bool(draft.answers.get(service.PENDING)),
     )
 
 

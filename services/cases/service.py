@@ -123,17 +123,39 @@ def save_step(
     errors += _chip_errors(db, draft.municipality_id, proc, clean)
     if errors and not partial:
         return errors
+    pending = {k: v for k, v in draft.answers.get(PENDING, {}).items() if k != step.id}
     if partial:
-        clean = {k: v for k, v in clean.items() if k not in {e.field for e in errors}}
+        failed = {e.field.split(".")[0] for e in errors}
+        clean = {k: v for k, v in clean.items() if k not in failed}
         keep = {k: v for k, v in draft.answers.items() if k not in clean}
+        # What the citizen typed but is not valid yet is kept as typed, never silently lost.
+        typed = {k: raw[k] for k in failed if k in raw and not _is_file(step, k)}
+        if typed:
+            pending[step.id] = typed
+        answers = {**keep, **clean}
     else:
         keep = {k: v for k, v in draft.answers.items() if k not in {f.id for f in step.fields}}
-    answers = {**keep, **clean}
-    draft.answers = answers if partial else prune(proc.form, answers)
+        answers = prune(proc.form, {**keep, **clean})
+    answers.pop(PENDING, None)
+    if pending:
+        answers[PENDING] = pending
+    draft.answers = answers
     draft.updated_at = utcnow()
     db.add(draft)
     db.flush()
     return errors
+
+
+# Key in a draft's answers for typed but not yet valid inputs per step (shown again as typed).
+PENDING = "_pending"
+
+
+def pending_inputs(draft: Draft, step_id: str) -> dict[str, Any]:
+    return draft.answers.get(PENDING, {}).get(step_id, {})
+
+
+def _is_file(step: StepDef, field_id: str) -> bool:
+    return any(f.id == field_id and f.type == "file" for f in step.fields)
 
 
 def _descriptor(u: Upload) -> dict[str, Any]:
@@ -189,9 +211,13 @@ def upload_files(
                 scanner=scanner,
             )
         except uploads.UploadRejected as exc:
-            errors.append(
-                FieldError(field.id, "custom", {"text": exc.message, "filename": filename})
+            # Name the slot and the file: a step may have several upload slots.
+            text = Text(
+                de=f"„{field.label.de}“, {uploads.safe_filename(filename)}: {exc.message.de}",
+                en=f"“{field.label.get('en')}”, {uploads.safe_filename(filename)}: "
+                f"{exc.message.get('en')}",
             )
+            errors.append(FieldError(field.id, "custom", {"text": text}))
     if not errors:
         draft.answers = {**draft.answers, **file_answers_for(db, draft, field.id)}
     draft.updated_at = utcnow()

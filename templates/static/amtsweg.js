@@ -19,7 +19,10 @@
       var current = checked ? checked.value : (select ? select.value : null);
       var controlled = document.querySelector('[name="' + name + '"]');
       if (!controlled) { return; }  // controller on an earlier page: the server decided
-      el.hidden = current !== want;
+      // A controller inside a hidden conditional counts as unanswered (document order:
+      // the controller's own group was updated first), so nested conditionals hide too.
+      var controllerHidden = !!controlled.closest("[data-show-if-field][hidden]");
+      el.hidden = controllerHidden || current !== want;
     });
   }
   if (conditionals.length) {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -93,6 +94,7 @@ def page(browser, tmp_path):
         bypass_csp=True,
         viewport={"width": 1100, "height": 900},
     )
+    context.set_default_timeout(10_000)  # fail fast: every page here answers in milliseconds
     pg = context.new_page()
     yield pg
     context.close()
@@ -110,6 +112,80 @@ def axe_violations(page) -> list[dict]:
     return result
 
 
+# Pages checked with axe in this session and the violations found (the issue asks to report
+# both); printed by pytest_terminal_summary below.
+# pytest loads this file as a plugin ("conftest") and the tests import it again as
+# tests.browser.conftest: both copies share the first copy's counter.
+_loaded = next(
+    (
+        m
+        for m in list(sys.modules.values())
+        if getattr(m, "__file__", None) == __file__ and hasattr(m, "AXE_STATS")
+    ),
+    None,
+)
+AXE_STATS: dict = _loaded.AXE_STATS if _loaded else {"pages": 0, "violations": []}
+
+
 def assert_accessible(page) -> None:
     violations = axe_violations(page)
+    AXE_STATS["pages"] += 1
+    AXE_STATS["violations"] += [{"url": page.url, **v} for v in violations]
     assert violations == [], f"axe-core violations on {page.url}: {violations}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not AXE_STATS["pages"]:
+        return
+    found = AXE_STATS["violations"]
+    terminalreporter.write_sep("-", "axe-core accessibility checks")
+    terminalreporter.write_line(
+        f"pages checked by axe: {AXE_STATS['pages']}, violations found: {len(found)}"
+    )
+    for v in found:
+        terminalreporter.write_line(f"  {v['id']} ({v['impact']}) on {v['url']}: {v['nodes']}")
+
+
+@pytest.fixture
+def new_context(browser):
+    """Open further browser contexts (own cookies, like another device); closed afterwards."""
+    contexts = []
+
+    def make(locale: str = "de-DE"):
+        context = browser.new_context(
+            locale=locale,
+            accept_downloads=True,
+            bypass_csp=True,
+            viewport={"width": 1100, "height": 900},
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+SHOTS = Path(os.environ.get("AMTSWEG_SHOTS", "/tmp/shots"))
+
+
+def screenshot(page, name: str) -> None:
+    """A full-page screenshot for looking at the layout (not compared automatically)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def fill_step(page, values: dict[str, str]) -> None:
+    """Fill form fields by name: radios by value, checkboxes checked, selects by value."""
+    for name, value in values.items():
+        field = page.locator(f'[name="{name}"]')
+        kind = field.first.get_attribute("type")
+        if kind == "radio":
+            page.check(f'input[name="{name}"][value="{value}"]')
+        elif kind == "checkbox":
+            page.check(f'input[name="{name}"]')
+        elif field.first.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)

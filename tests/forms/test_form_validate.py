@@ -185,7 +185,9 @@ def test_unticked_confirmation_is_refused():
 
 def test_english_messages_with_lang_en():
     _, errors = validate(DEFINITION, {**VALID, "family_name": ""}, today=TODAY, lang="en")
-    assert errors[0].message("en") == "Enter Family name."
+    assert errors[0].message("en") == "Enter “Family name”."
+    # The same error object speaks German too: labels are resolved when the message is shown.
+    assert errors[0].message("de") == "Bitte geben Sie „Familienname“ an."
 
 
 def test_empty_filing_lists_every_required_field_of_the_default_path():

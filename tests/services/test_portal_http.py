@@ -210,6 +210,7 @@ def test_joint_keepers_are_a_repeatable_group(client, db, municipality):
         'href="#co_keepers-1-family_name"' in r.text and 'id="co_keepers-1-family_name"' in r.text
     )
     assert 'href="#co_keepers-1-birth_date"' in r.text
+    assert "Bitte geben Sie „Weitere Halterin oder weiterer Halter 2: Familienname“ an." in r.text
     data.update({"co_keepers.1.family_name": "Muster", "co_keepers.1.birth_date": "28.02.2001"})
     r = post_step(client, token, "keeper", data)
     assert r.url.path.endswith("/steps/dog")
@@ -479,3 +480,22 @@ def test_tampered_action_and_hidden_fields_are_harmless(client, db, municipality
         assert "Technischer Fehler" not in r.text
     r = post_step(client, token, "keeper", answers()["keeper"], from_check="<script>")
     assert r.status_code == 200
+
+
+def test_typed_but_invalid_answers_survive_save_and_language_switch(client, db, municipality):
+    token = start(client)
+    typed = {"given_names": "Erika", "postal_code": "4916", "birth_date": "12.08.198"}
+    r = post_step(client, token, "keeper", typed, action="lang:en")
+    assert 'value="4916"' in r.text and 'value="12.08.198"' in r.text  # as typed, no errors yet
+    assert "There is a problem" not in r.text
+    r = post_step(client, token, "keeper", typed, action="save")
+    assert "We have saved them as you typed them" in r.text
+    link = re.search(r'href="http://testserver(/[^"]+/resume/[^"]+)"', r.text).group(1)
+    client.cookies.clear()
+    resumed = client.get(link)
+    assert 'value="4916"' in resumed.text and 'value="Erika"' in resumed.text
+    r = post_step(client, csrf_of(resumed.text), "keeper", {**answers()["keeper"]})
+    assert r.url.path.endswith("/steps/dog")
+    draft = db.exec(select(Draft)).one()
+    db.refresh(draft)
+    assert "_pending" not in draft.answers and draft.answers["postal_code"] == "04916"
