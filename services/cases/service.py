@@ -440,6 +440,7 @@ def _store_receipt(
                 "file_number": case.file_number,
                 "submitted_at": case.submitted_at,
                 "procedure_title": proc.title.de,
+                "email_sent": bool(a.get("email")),
             },
             "owner": {
                 k: a.get(k, "")
