@@ -24,6 +24,7 @@ from services.errors import DomainError
 from services.housekeeping import Housekeeper
 from services.mail.service import worker_from_settings
 from services.review.routes import router as office_router
+from services.review.service import Links
 from services.uploads.scanner import scanner_from_address
 from services.web.deps import NotLoggedIn, RedirectTo
 from services.web.i18n import pick
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seconds = await run_in_threadpool(warm_up)
             log.info("PDF renderer warmed up in %.2f s", seconds)
             worker = worker_from_settings(app.state.engine, settings)
-            housekeeper = Housekeeper(app.state.engine)
+            housekeeper = Housekeeper(
+                app.state.engine, Links(settings.base_url, settings.secret_key)
+            )
             housekeeper.start()
         if worker:
             worker.start()

@@ -16,11 +16,13 @@ db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
 drafts_app = typer.Typer(help="Citizens' unfiled drafts.", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mail_app, name="mail")
 app.add_typer(drafts_app, name="drafts")
+app.add_typer(cases_app, name="cases")
 console = Console()
 
 
@@ -146,3 +148,16 @@ def drafts_purge() -> None:
     with unit_of_work(make_engine(get_settings().database_url)) as db:
         count = purge_expired_drafts(db)
     console.print(f"{count} expired draft(s) deleted.")
+
+
+@cases_app.command("remind")
+def cases_remind() -> None:
+    """Remind citizens whose reply deadline for an information request has passed."""
+    from services.housekeeping import remind_once
+    from services.review.service import Links
+
+    settings = get_settings()
+    count = remind_once(
+        make_engine(settings.database_url), Links(settings.base_url, settings.secret_key)
+    )
+    console.print(f"{count} reminder(s) sent.")

@@ -48,7 +48,6 @@ def herzberg(db: Session) -> Municipality:
             bic="WELADED1EES",
             creditor_id="DE98ZZZ09999999999",
             case_prefix="HST",
-            processing_days=14,
         )
         db.add(m)
         db.flush()

@@ -319,3 +319,9 @@ def act(
         f"/office/cases/{reference}/transitions/{name}",
         data={"csrf_token": token, "version": str(version), "comment": comment},
     )
+
+
+def to_review(client: TestClient, reference: str) -> None:
+    """Take a filed case through the completeness check into review, as a clerk."""
+    assert act(client, reference, "start_check").status_code == 200
+    assert act(client, reference, "complete").status_code == 200

@@ -44,6 +44,8 @@ class WorkflowDefinition(BaseModel):
     id: str
     version: int = Field(ge=1)
     initial: str
+    # Statutory processing time in days (the clock pauses while waiting for the citizen).
+    processing_days: int = Field(default=14, ge=1, le=365)
     states: dict[str, StateDef]
     transitions: list[TransitionDef]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from services.review import queue as queues
 from services.review import service
 from services.web.deps import CurrentStaff, SessionDep
 
@@ -22,6 +23,8 @@ class CasePublic(BaseModel):
     owner_name: str
     submitted_at: datetime
     version: int
+    due_date: date
+    assignee_id: int | None
 
 
 class CaseDetail(CasePublic):
@@ -30,9 +33,7 @@ class CaseDetail(CasePublic):
 
 class CaseList(BaseModel):
     items: list[CasePublic]
-    total: int
-    page: int
-    pages: int
+    next_cursor: str | None  # pass as ?after= for the next page
 
 
 @router.get("/health", tags=["system"])
@@ -41,13 +42,26 @@ def health() -> dict:
 
 
 @router.get("/cases", response_model=CaseList)
-def list_cases(staff: CurrentStaff, db: SessionDep, state: str | None = None, page: int = 1):
-    result = service.queue(db, staff, state, page)
+def list_cases(
+    staff: CurrentStaff,
+    db: SessionDep,
+    view: str = "all",
+    state: str = "",
+    q: str = "",
+    after: str = "",
+):
+    """Cases of the caller's municipality, 50 per page in case-number order."""
+    f = queues.QueueFilter(
+        view=view if view in queues.VIEWS else "all",
+        state=state,
+        q=q,
+        sort="reference",
+        after=after,
+    )
+    result = queues.queue(db, staff, f)
     return CaseList(
         items=[CasePublic.model_validate(c, from_attributes=True) for c in result.cases],
-        total=result.total,
-        page=result.page,
-        pages=result.pages,
+        next_cursor=result.next_cursor,
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.timeutil import TZ, utcnow
@@ -29,7 +29,18 @@ class Draft(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("municipality_id", "reference"),)
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "reference"),
+        # Queue views: open cases by deadline, mine/unassigned, by state, newest, search.
+        Index("ix_cases_queue_open", "municipality_id", "is_open", "due_date", "id"),
+        Index(
+            "ix_cases_queue_assignee", "municipality_id", "assignee_id", "is_open", "due_date", "id"
+        ),
+        Index("ix_cases_queue_state", "municipality_id", "state", "due_date", "id"),
+        Index("ix_cases_queue_submitted", "municipality_id", "submitted_at", "id"),
+        Index("ix_cases_search_name", "municipality_id", "search_name"),
+        Index("ix_cases_chip", "municipality_id", "chip_number"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     municipality_id: int = Field(foreign_key="municipalities.id", index=True)
@@ -37,14 +48,22 @@ class Case(SQLModel, table=True):
     procedure_version: int
     reference: str = Field(max_length=40, index=True)  # Vorgangsnummer HST-2026-000123
     file_number: str = Field(max_length=60)  # Aktenzeichen
-    state: str = Field(max_length=40, index=True)
+    state: str = Field(max_length=40)
+    is_open: bool = Field(default=True)  # not in a terminal state
     answers: dict = Field(sa_column=Column(JSON, nullable=False))
     status_token_hash: str = Field(max_length=64, unique=True, index=True)
     submission_key: str = Field(max_length=64, unique=True)  # one filing per draft
-    owner_name: str = Field(max_length=220, index=True)  # for search and the queue
-    chip_number: str | None = Field(default=None, max_length=15, index=True)
+    owner_name: str = Field(max_length=220)  # "Mustermann, Erika", for the queue
+    search_name: str = Field(default="", max_length=220)  # casefolded owner name, prefix search
+    chip_number: str | None = Field(default=None, max_length=15)
     assignee_id: int | None = Field(default=None, foreign_key="staff_users.id")
-    submitted_at: datetime = Field(sa_type=TZ(), default_factory=utcnow, index=True)
+    submitted_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)
+    # Statutory deadline: submitted + processing days + days spent waiting for the citizen.
+    due_date: date
+    paused_since: datetime | None = Field(default=None, sa_type=TZ())
+    paused_days: int = Field(default=0)
+    reply_by: date | None = None  # while information is requested
+    reminded_at: datetime | None = Field(default=None, sa_type=TZ())
     updated_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)
     version: int = Field(default=1)  # optimistic lock
 

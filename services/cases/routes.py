@@ -3,7 +3,6 @@ save and resume, language switch), check answers, filing, confirmation, status p
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
@@ -381,7 +380,7 @@ def confirmation(
         status_url=f"{settings.base_url.rstrip('/')}/status/{filed.status_token}",
         receipt=receipt,
         mailed_to=email,
-        due_date=filed.case.submitted_at + timedelta(days=m.processing_days),
+        due_date=filed.case.due_date,
         sections=summarize(proc.form, filed.case.answers, lang_of(request), mask=True),
     )
 
@@ -425,7 +424,8 @@ def _status_page(
         municipality=view.municipality,
         token=token,
         request_event=service.open_information_request(view),
-        due_date=view.case.submitted_at + timedelta(days=view.municipality.processing_days),
+        can_withdraw=service.can_withdraw(view.case),
+        due_date=view.case.due_date,
         errors=errors,
         error_for={e.field: e.message(lang) for e in errors},
         answer_text=answer_text,
@@ -455,6 +455,28 @@ async def answer(request: Request, token: str, db: SessionDep) -> Response:
     request.session["flash"] = {
         "de": "Vielen Dank. Ihre Antwort ist eingegangen.",
         "en": "Thank you. Your answer has been received.",
+    }
+    return RedirectResponse(f"/status/{token}", status_code=303)
+
+
+@status_router.get("/status/{token}/withdraw")
+def withdraw_page(request: Request, token: str, db: SessionDep) -> Response:
+    view = service.status(db, token)
+    if not service.can_withdraw(view.case):
+        raise RedirectTo(f"/status/{token}")
+    return render(
+        request, "portal/withdraw.html", view=view, token=token, municipality=view.municipality
+    )
+
+
+@status_router.post("/status/{token}/withdraw")
+async def withdraw(request: Request, token: str, db: SessionDep) -> Response:
+    form = await read_form(request)
+    service.withdraw(db, token, str(form.get("reason") or ""))
+    db.commit()
+    request.session["flash"] = {
+        "de": "Sie haben Ihre Anmeldung zurückgezogen.",
+        "en": "You have withdrawn your registration.",
     }
     return RedirectResponse(f"/status/{token}", status_code=303)
 

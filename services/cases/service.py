@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
@@ -18,6 +17,7 @@ from forms import FieldError, prune, summarize, validate, validate_steps, visibl
 from forms.model import FieldDef, StepDef, Text
 from services.audit import service as audit
 from services.audit.models import CaseEvent
+from services.cases import lifecycle
 from services.cases.models import Case, Document, Draft, RegisteredDog
 from services.cases.sequences import next_value
 from services.documents.receipt import render_receipt
@@ -29,6 +29,12 @@ from services.timeutil import aware, today_local, utcnow
 from services.uploads import service as uploads
 from services.uploads.models import Upload
 from services.uploads.scanner import VirusScanner
+from workflow import Actor, GuardContext, TransitionRefused, check
+
+
+def search_key(*parts: str) -> str:
+    """Owner name for prefix search: casefolded, single spaces ("mustermann erika")."""
+    return " ".join(" ".join(parts).casefold().replace(",", " ").split())[:220]
 
 
 def token_hash(token: str) -> str:
@@ -367,10 +373,13 @@ def submit(
         reference=f"{municipality.case_prefix}-{year}-{seq:06d}",
         file_number=municipality.file_number_pattern.format(seq=seq, year=year),
         state=proc.workflow.initial,
+        is_open=True,
+        due_date=lifecycle.due_date(today_local(), proc.workflow.processing_days, 0),
         answers=clean,
         status_token_hash=token_hash(status_token),
         submission_key=draft.token_hash,
         owner_name=f"{clean.get('family_name', '')}, {clean.get('given_names', '')}".strip(", "),
+        search_name=search_key(clean.get("family_name", ""), clean.get("given_names", "")),
         chip_number=clean.get("chip_number"),
         submitted_at=now,
         updated_at=now,
@@ -409,6 +418,7 @@ def submit(
             procedure_title=proc.title.get(lang),
             reference=case.reference,
             submitted_at=case.submitted_at,
+            processing_days=proc.workflow.processing_days,
             status_url=f"{base_url.rstrip('/')}/status/{status_token}",
         )
         mail.enqueue(
@@ -572,6 +582,43 @@ def open_information_request(view: StatusView) -> CaseEvent | None:
 ANSWER_RULES = uploads.SlotRules(max_files=5)
 
 
+def _citizen_transition(db: Session, case: Case, name: str, refusal: Text):
+    """The workflow step the citizen may take now, or a conflict with ``refusal``."""
+    proc = get(case.procedure_id, case.procedure_version)
+    try:
+        t = check(
+            proc.workflow,
+            case.state,
+            name,
+            Actor(None, frozenset({"citizen"})),
+            GuardContext(actor_id=None),
+        )
+    except TransitionRefused:
+        raise Conflict(refusal) from None
+    return proc, t
+
+
+def _record_citizen_step(
+    db: Session, case: Case, proc: Procedure, t, comment: str, data: dict | None = None
+) -> None:
+    from_state = case.state
+    lifecycle.move(db, case, proc.workflow, t.to, case.version)
+    audit.record(
+        db,
+        case_id=case.id,
+        municipality_id=case.municipality_id,
+        actor_kind="citizen",
+        actor_id=None,
+        actor_name="Antragsteller/in",
+        action=t.name,
+        from_state=from_state,
+        to_state=t.to,
+        comment=comment,
+        public=True,
+        data=data or {},
+    )
+
+
 def answer_information_request(
     db: Session,
     token: str,
@@ -581,35 +628,25 @@ def answer_information_request(
 ) -> list[FieldError]:
     """The citizen answers the office's request through the status page: text and evidence
     go with the case, and the case returns to the office marked "answer received"."""
-    view = status(db, token)
-    case = view.case
-    proc = get(case.procedure_id, case.procedure_version)
-    transition = proc.workflow.transition("submit_answer")
-    if transition is None or case.state not in transition.from_:
-        raise Conflict(
-            Text(
-                de="Zu diesem Antrag ist gerade keine Rückfrage offen. Ihre Antwort wurde nicht "
-                "gespeichert; der aktuelle Stand steht unten.",
-                en="There is no open question on this application. Your answer was not saved; "
-                "the current state is shown below.",
-            )
-        )
+    case = status(db, token).case
+    proc, t = _citizen_transition(
+        db,
+        case,
+        "submit_answer",
+        Text(
+            de="Zu diesem Antrag ist gerade keine Rückfrage offen. Ihre Antwort wurde nicht "
+            "gespeichert; der aktuelle Stand steht unten.",
+            en="There is no open question on this application. Your answer was not saved; "
+            "the current state is shown below.",
+        ),
+    )
+    label = Text(de="Ihre Antwort", en="Your answer")
     errors: list[FieldError] = []
     text = text.strip()
     if not text:
-        errors.append(
-            FieldError(
-                "answer_text", "required", {"label": Text(de="Ihre Antwort", en="Your answer")}
-            )
-        )
+        errors.append(FieldError("answer_text", "required", {"label": label}))
     elif len(text) > 4000:
-        errors.append(
-            FieldError(
-                "answer_text",
-                "too_long",
-                {"label": Text(de="Ihre Antwort", en="Your answer"), "max": 4000},
-            )
-        )
+        errors.append(FieldError("answer_text", "too_long", {"label": label, "max": 4000}))
     stored = []
     for filename, content in files:
         try:
@@ -629,33 +666,36 @@ def answer_information_request(
             errors.append(FieldError("answer_files", "custom", {"text": exc.message}))
     if errors:
         return errors
-    from_state = case.state
-    result = db.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.version == case.version)
-        .values(state=transition.to, version=case.version + 1, updated_at=utcnow())
-    )
-    if result.rowcount != 1:
-        raise Conflict(
-            Text(
-                de="Ihr Antrag wurde gerade bearbeitet. Bitte laden Sie die Seite "
-                "neu und senden Sie Ihre Antwort erneut.",
-                en="Your application was just being processed. Reload the page "
-                "and send your answer again.",
-            )
-        )
-    audit.record(
+    _record_citizen_step(
         db,
-        case_id=case.id,
-        municipality_id=case.municipality_id,
-        actor_kind="citizen",
-        actor_id=None,
-        actor_name="Antragsteller/in",
-        action="submit_answer",
-        from_state=from_state,
-        to_state=transition.to,
-        comment=text,
-        public=True,
-        data={"files": [{"id": u.id, "filename": u.filename, "sha256": u.sha256} for u in stored]},
+        case,
+        proc,
+        t,
+        text,
+        {"files": [{"id": u.id, "filename": u.filename, "sha256": u.sha256} for u in stored]},
     )
     return []
+
+
+def can_withdraw(case: Case) -> bool:
+    proc = get(case.procedure_id, case.procedure_version)
+    t = proc.workflow.transition("withdraw")
+    return t is not None and case.state in t.from_
+
+
+def withdraw(db: Session, token: str, reason: str) -> Case:
+    """The citizen withdraws the application before it is decided."""
+    case = status(db, token).case
+    proc, t = _citizen_transition(
+        db,
+        case,
+        "withdraw",
+        Text(
+            de="Diese Anmeldung kann nicht mehr zurückgezogen werden, weil bereits darüber "
+            "entschieden wurde. Wenden Sie sich bei Fragen an die Stadt.",
+            en="This registration can no longer be withdrawn because it has been decided. "
+            "Contact the town if you have questions.",
+        ),
+    )
+    _record_citizen_step(db, case, proc, t, reason.strip()[:4000])
+    return case

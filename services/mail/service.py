@@ -65,6 +65,13 @@ MAX_ERROR_LENGTH = 500
 MAIL_KINDS: dict[str, tuple[str, ...]] = {
     "filed": ("municipality", "procedure_title", "reference", "submitted_at", "status_url"),
     "resume_link": ("municipality", "procedure_title", "resume_url", "expires_on"),
+    "reply_reminder": (
+        "municipality",
+        "procedure_title",
+        "reference",
+        "reply_by",
+        "status_url",
+    ),
     "information_request": (
         "municipality",
         "procedure_title",
@@ -157,12 +164,12 @@ _ENV = _make_environment()
 
 def _municipality(value: Any) -> dict[str, Any]:
     """The municipality's contact details as a plain dict, from a model or a mapping."""
-    fields = ("name", "department", "authority", "phone", "email", "website", "processing_days")
+    fields = ("name", "department", "authority", "phone", "email", "website")
     get = value.get if isinstance(value, Mapping) else lambda k, d=None: getattr(value, k, d)
     data = {key: get(key, None) for key in fields}
     if not data["name"]:
         raise MailTemplateError("the mail context needs municipality.name")
-    return {k: ("" if v is None and k != "processing_days" else v) for k, v in data.items()}
+    return {k: ("" if v is None else v) for k, v in data.items()}
 
 
 def render_mail(kind: str, lang: str, **context: Any) -> tuple[str, str]:

@@ -31,7 +31,6 @@ class Municipality(SQLModel, table=True):
     creditor_id: str = Field(default="", max_length=35)  # SEPA Gläubiger-ID
     case_prefix: str = Field(default="HST", max_length=8)  # Vorgangsnummer prefix
     file_number_pattern: str = Field(default="20.2-HSt-{seq:06d}/{year}", max_length=60)
-    processing_days: int = Field(default=14)
     created_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)
 
 

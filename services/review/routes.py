@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from forms.model import Text
@@ -13,23 +14,114 @@ from forms.summary import summarize
 from services.cases.routes import file_response
 from services.errors import DomainError
 from services.procedures import registry
+from services.review import queue as queues
 from services.review import service
 from services.timeutil import today_local
 from services.web.deps import CurrentStaff, SessionDep, SettingsDep, verify_csrf
 from services.web.templating import render
 from workflow import TransitionRefused
+from workflow.diagram import render_svg
 
 router = APIRouter(prefix="/office", dependencies=[Depends(verify_csrf)])
 
 
+def _optional_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None  # a broken date filter is ignored, the form shows it empty
+
+
 @router.get("/")
 def queue(
-    request: Request, staff: CurrentStaff, db: SessionDep, state: str = "", page: int = 1
+    request: Request,
+    staff: CurrentStaff,
+    db: SessionDep,
+    view: str = "open",
+    state: str = "",
+    procedure: str = "",
+    assignee: str = "",
+    submitted_from: str = "",
+    submitted_to: str = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    sort: str = "due",
+    after: str = "",
+    before: str = "",
 ) -> Response:
-    result = service.queue(db, staff, state or None, page)
-    states = {k: v for p in registry.all_procedures() for k, v in p.workflow.states.items()}
+    f = queues.QueueFilter(
+        view=view if view in queues.VIEWS else "open",
+        state=state,
+        procedure=procedure,
+        assignee=assignee,
+        submitted_from=_optional_date(submitted_from),
+        submitted_to=_optional_date(submitted_to),
+        q=q,
+        sort=sort if sort in queues.SORTS else "due",
+        after=after,
+        before=before,
+    )
+    result = queues.queue(db, staff, f)
+    procedures = registry.all_procedures()
+    states = {k: v for p in procedures for k, v in p.workflow.states.items()}
+    colleagues = {u.id: u for u in service.colleagues(db, staff)}
     return render(
-        request, "office/queue.html", staff=staff, result=result, states=states, state=state
+        request,
+        "office/queue.html",
+        staff=staff,
+        result=result,
+        states=states,
+        procedures=procedures,
+        colleagues=colleagues,
+        views=queues.VIEWS,
+        sorts=queues.SORTS,
+        cap=queues.COUNT_CAP,
+        urlencode=urlencode,
+    )
+
+
+@router.post("/cases/{reference}/claim")
+def claim(
+    request: Request,
+    reference: str,
+    staff: CurrentStaff,
+    db: SessionDep,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    service.claim(db, staff, reference)
+    db.commit()
+    request.session["flash"] = f"Sie haben den Vorgang {reference} übernommen."
+    return RedirectResponse(_back(back, reference), status_code=303)
+
+
+@router.post("/cases/{reference}/assign")
+def assign(
+    request: Request,
+    reference: str,
+    staff: CurrentStaff,
+    db: SessionDep,
+    assignee_id: Annotated[int, Form()],
+) -> Response:
+    case = service.assign(db, staff, reference, assignee_id)
+    db.commit()
+    name = next(u.display_name for u in service.colleagues(db, staff) if u.id == case.assignee_id)
+    request.session["flash"] = f"Der Vorgang ist jetzt {name} zugewiesen."
+    return RedirectResponse(f"/office/cases/{reference}", status_code=303)
+
+
+@router.post("/cases/{reference}/release")
+def release(request: Request, reference: str, staff: CurrentStaff, db: SessionDep) -> Response:
+    service.release(db, staff, reference)
+    db.commit()
+    request.session["flash"] = "Der Vorgang ist wieder im Eingang „Nicht zugewiesen“."
+    return RedirectResponse(f"/office/cases/{reference}", status_code=303)
+
+
+def _back(back: str, reference: str) -> str:
+    """Return to the queue page the clerk came from (same-site paths only)."""
+    return (
+        back
+        if back.startswith("/office/") and not back.startswith("//")
+        else f"/office/cases/{reference}"
     )
 
 
@@ -47,7 +139,7 @@ def _case_page(
     comment: str = "",
     status_code: int = 200,
 ) -> Response:
-    view = service.view_case(db, staff, reference)
+    view = service.view_case(db, staff, reference, record=error is None)
     return render(
         request,
         "office/case.html",
@@ -58,6 +150,11 @@ def _case_page(
         staff=staff,
         view=view,
         states=view.procedure.workflow.states,
+        diagram=render_svg(
+            view.procedure.workflow,
+            current=view.case.state,
+            visited=[e.to_state for e in view.events if e.to_state],
+        ),
         error=error,
         comment=comment,
         sections=summarize(view.procedure.form, view.case.answers),

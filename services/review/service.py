@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
@@ -13,9 +13,10 @@ from forms.model import Text
 from services.accounts.models import StaffUser
 from services.audit import service as audit
 from services.audit.models import CaseEvent
+from services.cases import lifecycle
 from services.cases.models import Case, Document
 from services.cases.service import status_url
-from services.errors import CaseNotFound, Conflict, DomainError, NotFound
+from services.errors import CaseNotFound, Conflict, DomainError, Forbidden, NotFound
 from services.mail import service as mail
 from services.municipalities.models import Municipality
 from services.procedures import dog_registration
@@ -25,44 +26,10 @@ from services.uploads import service as uploads
 from services.uploads.models import Upload
 from workflow import Actor, GuardContext, PastTransition, TransitionDef, available, check
 
-PAGE_SIZE = 50
-
 
 def staff_cases(staff: StaffUser):
     """Every staff query starts here: only the actor's municipality."""
     return select(Case).where(Case.municipality_id == staff.municipality_id)
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    cases: list[Case]
-    total: int
-    page: int
-    pages: int
-    counts: dict[str, int]
-
-
-def queue(db: Session, staff: StaffUser, state: str | None = None, page: int = 1) -> QueuePage:
-    base = staff_cases(staff)
-    if state:
-        base = base.where(Case.state == state)
-    total = db.exec(select(func.count()).select_from(base.subquery())).one()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    rows = db.exec(
-        base.options(defer(Case.answers))
-        .order_by(Case.submitted_at, Case.id)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    counts = dict(
-        db.exec(
-            select(Case.state, func.count())
-            .where(Case.municipality_id == staff.municipality_id)
-            .group_by(Case.state)
-        ).all()
-    )
-    return QueuePage(list(rows), total, page, pages, counts)
 
 
 def case_for_staff(db: Session, staff: StaffUser, reference: str) -> Case:
@@ -95,10 +62,24 @@ class CaseView:
     transitions: list[TransitionDef]
     assignee: StaffUser | None
     uploads: list[Upload]
+    colleagues: list[StaffUser]
+    remaining_days: int | None
 
 
-def view_case(db: Session, staff: StaffUser, reference: str) -> CaseView:
+def view_case(db: Session, staff: StaffUser, reference: str, record: bool = True) -> CaseView:
+    """The case page's data; ``record`` writes a "viewed" audit event (staff access to
+    personal data is logged, not shown to the citizen)."""
     case = case_for_staff(db, staff, reference)
+    if record:
+        audit.record(
+            db,
+            case_id=case.id,
+            municipality_id=case.municipality_id,
+            actor_kind="staff",
+            actor_id=staff.id,
+            actor_name=staff.display_name,
+            action="viewed",
+        )
     proc = get(case.procedure_id, case.procedure_version)
     docs = db.exec(
         select(Document)
@@ -116,7 +97,153 @@ def view_case(db: Session, staff: StaffUser, reference: str) -> CaseView:
         ),
         assignee=db.get(StaffUser, case.assignee_id) if case.assignee_id else None,
         uploads=uploads.for_case(db, case.id),
+        colleagues=colleagues(db, staff),
+        remaining_days=lifecycle.remaining_days(case),
     )
+
+
+def colleagues(db: Session, staff: StaffUser) -> list[StaffUser]:
+    """Active clerks of the actor's municipality (to assign cases to)."""
+    users = db.exec(
+        select(StaffUser)
+        .where(
+            StaffUser.municipality_id == staff.municipality_id,
+            StaffUser.active == True,  # noqa: E712
+        )
+        .order_by(StaffUser.display_name)
+    )
+    return [u for u in users if "clerk" in u.roles]
+
+
+def _assignment_event(
+    db: Session, staff: StaffUser, case: Case, action: str, to: StaffUser | None
+) -> None:
+    audit.record(
+        db,
+        case_id=case.id,
+        municipality_id=case.municipality_id,
+        actor_kind="staff",
+        actor_id=staff.id,
+        actor_name=staff.display_name,
+        action=action,
+        data={"assignee_id": to.id if to else None, "assignee": to.display_name if to else None},
+    )
+
+
+def claim(db: Session, staff: StaffUser, reference: str) -> Case:
+    """Take an unassigned case; refused if a colleague took it meanwhile."""
+    case = case_for_staff(db, staff, reference)
+    if "clerk" not in staff.roles:
+        raise Forbidden(
+            Text(
+                de="Nur Sachbearbeitung kann Vorgänge übernehmen.", en="Only clerks can take cases."
+            )
+        )
+    result = db.execute(
+        update(Case)
+        .where(
+            Case.id == case.id,
+            or_(Case.assignee_id == None, Case.assignee_id == staff.id),  # noqa: E711
+        )
+        .values(assignee_id=staff.id)
+    )
+    db.refresh(case)
+    if result.rowcount != 1:
+        holder = db.get(StaffUser, case.assignee_id)
+        raise Conflict(
+            Text(
+                de=f"Diesen Vorgang hat inzwischen {holder.display_name} übernommen.",
+                en=f"{holder.display_name} took this case meanwhile.",
+            )
+        )
+    _assignment_event(db, staff, case, "claim", staff)
+    return case
+
+
+def assign(db: Session, staff: StaffUser, reference: str, assignee_id: int) -> Case:
+    """Give a case to a colleague of the same municipality."""
+    case = case_for_staff(db, staff, reference)
+    target = next((u for u in colleagues(db, staff) if u.id == assignee_id), None)
+    if target is None:
+        raise NotFound(
+            Text(
+                de="Diese Kollegin oder diesen Kollegen gibt es hier nicht.",
+                en="No such colleague here.",
+            )
+        )
+    case.assignee_id = target.id
+    db.add(case)
+    db.flush()
+    _assignment_event(db, staff, case, "assign", target)
+    return case
+
+
+def release(db: Session, staff: StaffUser, reference: str) -> Case:
+    """Give a case back to the unassigned queue (the holder, or an approver)."""
+    case = case_for_staff(db, staff, reference)
+    if case.assignee_id not in (staff.id, None) and "approver" not in staff.roles:
+        raise Forbidden(
+            Text(
+                de="Nur die zuständige Person oder die Sachgebietsleitung kann den Vorgang "
+                "abgeben.",
+                en="Only the assignee or an approver can release this case.",
+            )
+        )
+    case.assignee_id = None
+    db.add(case)
+    db.flush()
+    _assignment_event(db, staff, case, "release", None)
+    return case
+
+
+def send_reply_reminders(db: Session, links: Links, today: date | None = None) -> int:
+    """Cases whose reply deadline passed without an answer: remind the citizen (mail when an
+    address is known, always on the status page) once, and record it."""
+    today = today or today_local()
+    due = db.exec(
+        select(Case).where(
+            Case.state == lifecycle.WAITING,
+            Case.reply_by < today,
+            Case.reminded_at == None,  # noqa: E711
+        )
+    ).all()
+    for case in due:
+        m = db.get(Municipality, case.municipality_id)
+        proc = get(case.procedure_id, case.procedure_version)
+        if case.answers.get("email"):
+            subject, body = mail.render_mail(
+                "reply_reminder",
+                "de",
+                municipality=m,
+                procedure_title=proc.title.de,
+                reference=case.reference,
+                reply_by=case.reply_by,
+                status_url=status_url(links.base_url, links.secret_key, case),
+            )
+            mail.enqueue(
+                db,
+                municipality_id=m.id,
+                to=case.answers["email"],
+                kind="reply_reminder",
+                subject=subject,
+                body=body,
+                case_id=case.id,
+            )
+        audit.record(
+            db,
+            case_id=case.id,
+            municipality_id=case.municipality_id,
+            actor_kind="system",
+            actor_id=None,
+            actor_name="System",
+            action="reply_reminder",
+            public=True,
+            data={"reply_by": case.reply_by.isoformat()},
+        )
+        case.reminded_at = utcnow()
+        db.add(case)
+    db.flush()
+    return len(due)
 
 
 def upload_for_staff(db: Session, staff: StaffUser, reference: str, upload_id: int) -> Upload:
@@ -136,31 +263,6 @@ def document_for_staff(db: Session, staff: StaffUser, reference: str, document_i
 
 class CommentRequired(DomainError):
     status = 422
-
-
-def _move(db: Session, case: Case, to: str, expected_version: int, who: str) -> None:
-    """Change the state only if nobody else changed the case since ``expected_version``."""
-    result = db.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.version == expected_version)
-        .values(state=to, version=expected_version + 1, updated_at=utcnow())
-    )
-    if result.rowcount != 1:
-        db.refresh(case)
-        raise Conflict(
-            Text(
-                de=f"Dieser Vorgang wurde inzwischen von {who} geändert. Bitte prüfen Sie den "
-                "aktuellen Stand und wiederholen Sie Ihren Schritt, falls er noch nötig ist.",
-                en=f"This case was changed by {who} meanwhile. Check its current state and "
-                "repeat your step if it is still needed.",
-            )
-        )
-    db.refresh(case)
-
-
-def _last_actor(db: Session, case: Case) -> str:
-    events = audit.history(db, case.id)
-    return events[-1].actor_name if events else "jemand anderem"
 
 
 @dataclass(frozen=True)
@@ -193,14 +295,7 @@ def transition(
     the caller's transaction (ADR 0003)."""
     case = case_for_staff(db, staff, reference)
     if case.version != expected_version:
-        raise Conflict(
-            Text(
-                de=f"Dieser Vorgang wurde inzwischen von {_last_actor(db, case)} geändert. "
-                "Bitte prüfen Sie den aktuellen Stand.",
-                en=f"This case was changed by {_last_actor(db, case)} meanwhile. Check its "
-                "current state.",
-            )
-        )
+        raise lifecycle.conflict(db, case)
     proc = get(case.procedure_id, case.procedure_version)
     t = check(proc.workflow, case.state, name, actor(staff), guard_context(db, case, staff))
     comment = comment.strip()
@@ -223,7 +318,7 @@ def transition(
             )
         data["reply_by"] = reply_by.isoformat()
     from_state = case.state
-    _move(db, case, t.to, expected_version, _last_actor(db, case))
+    lifecycle.move(db, case, proc.workflow, t.to, expected_version, reply_by=reply_by)
     public = proc.workflow.states[t.to].public_label is not None and (
         proc.workflow.states[t.to].public_label != proc.workflow.states[from_state].public_label
     )
@@ -254,7 +349,7 @@ def _issue_notice(
     doc = dog_registration.issue_notice(db, case, staff)
     t = proc.workflow.transition("notice_issued")
     from_state = case.state
-    _move(db, case, t.to, case.version, "System")
+    lifecycle.move(db, case, proc.workflow, t.to, case.version)
     audit.record(
         db,
         case_id=case.id,

@@ -486,7 +486,7 @@ def _office(new_context, base: str):
 
 def _request_information(office, base: str, reference: str) -> None:
     office.goto(f"{base}/office/cases/{reference}")
-    office.click("button:has-text('Prüfung beginnen')")
+    office.click("button:has-text('Vollständigkeit prüfen')")
     office.fill("#comment-request_information", "Bitte reichen Sie den Heimtierausweis nach.")
     office.click("button:has-text('Rückfrage an Antragsteller/in senden')")
     assert "Rückfrage" in office.locator(".tag").inner_text()

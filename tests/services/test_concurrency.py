@@ -67,19 +67,19 @@ def test_two_clerks_acting_at_once_exactly_one_wins(app, db, clerk, approver):
     m = db.get(Municipality, municipality_id)
     reference = submit(engine, m, ready_draft(engine, m))
 
-    def start_review(staff) -> str:
+    def start_check(staff) -> str:
         try:
             with unit_of_work(engine) as s:
-                review.transition(s, s.merge(staff), reference, "start_review", "", 1)
+                review.transition(s, s.merge(staff), reference, "start_check", "", 1)
             return "won"
         except Conflict as exc:
             return exc.message.de
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(start_review, [clerk, approver]))
+        outcomes = list(pool.map(start_check, [clerk, approver]))
     assert outcomes.count("won") == 1
     loser = next(o for o in outcomes if o != "won")
     assert "wurde inzwischen von" in loser and "geändert" in loser
     case = db.exec(select(Case)).one()
     db.refresh(case)
-    assert case.state == "in_review" and case.version == 2
+    assert case.state == "completeness_check" and case.version == 2

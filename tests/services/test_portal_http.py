@@ -28,6 +28,7 @@ from tests.conftest import (
     reference_of,
     start,
     status_path,
+    to_review,
 )
 
 HTML_AS_PDF = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
@@ -330,7 +331,7 @@ def test_information_request_loop(client, db, clerk):
     status = status_path(confirmation.text)
     citizen = client.cookies.get("amtsweg_session")
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     r = act(client, reference, "request_information", comment="Bitte senden Sie den Kaufvertrag.")
     assert r.status_code == 200
     mail = db.exec(select(OutboxMessage).where(OutboxMessage.kind == "information_request")).one()
@@ -367,13 +368,13 @@ def test_information_request_loop(client, db, clerk):
 def test_reply_deadline_must_lie_ahead(client, db, clerk):
     reference = reference_of(file_registration(client).text)
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     page = client.get(f"/office/cases/{reference}")
     r = client.post(
         f"/office/cases/{reference}/transitions/request_information",
         data={
             "csrf_token": csrf_of(page.text),
-            "version": "2",
+            "version": re.search(r'name="version" value="(\d+)"', page.text)[1],
             "comment": "x",
             "reply_by": "01.01.2020",
         },

@@ -22,6 +22,7 @@ from tests.conftest import (
     reference_of,
     start,
     status_path,
+    to_review,
 )
 
 
@@ -45,7 +46,7 @@ def test_citizen_files_clerk_approves_citizen_downloads_notice(client, db, clerk
     queue = client.get("/office/")
     assert reference in queue.text and "Mustermann, Erika" in queue.text
 
-    assert act(client, reference, "start_review").status_code == 200
+    to_review(client, reference)
     case_page = act(client, reference, "approve", comment="Chip geprüft.")
     assert case_page.status_code == 200
     assert "Bescheid erteilt" in case_page.text
@@ -53,15 +54,21 @@ def test_citizen_files_clerk_approves_citizen_downloads_notice(client, db, clerk
     case = db.exec(select(Case).where(Case.reference == reference)).one()
     assert case.state == "notice_issued"
     events = db.exec(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.action != "viewed")
+        .order_by(CaseEvent.seq)
     ).all()
     assert [(e.action, e.from_state, e.to_state) for e in events] == [
         ("filed", None, "submitted"),
-        ("start_review", "submitted", "in_review"),
+        ("start_check", "submitted", "completeness_check"),
+        ("complete", "completeness_check", "in_review"),
         ("approve", "in_review", "approved"),
         ("notice_issued", "approved", "notice_issued"),
     ]
-    assert events[2].actor_name == "Petra Schulze" and events[2].comment == "Chip geprüft."
+    assert events[3].actor_name == "Petra Schulze" and events[3].comment == "Chip geprüft."
+    # Every time the clerk opened the case page it was recorded (not shown to the citizen).
+    views = db.exec(select(CaseEvent).where(CaseEvent.action == "viewed")).all()
+    assert views and all(v.actor_name == "Petra Schulze" and not v.public for v in views)
 
     status_page = client.get(status)
     assert "Bescheid erteilt" in status_page.text
@@ -162,7 +169,7 @@ def test_status_link_cannot_fetch_another_cases_document(client, db, clerk):
     second = file_registration(client, answers(chip_number="276098100009999"))
     login(client, "clerk")
     ref_b = reference_of(second.text)
-    act(client, ref_b, "start_review")
+    to_review(client, ref_b)
     act(client, ref_b, "approve")
     doc_b = db.exec(select(Document).where(Document.kind == "notice")).one()
     assert client.get(f"{status_a}/documents/{doc_b.id}").status_code == 404
@@ -184,7 +191,7 @@ def test_illegal_transition_is_409_and_changes_nothing(client, db, clerk):
 def test_role_is_checked(client, db, clerk):
     reference = reference_of(file_registration(client, answers(declared_dangerous="yes")).text)
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     act(client, reference, "propose_approval")
     r = act(client, reference, "confirm_approval")
     assert r.status_code == 403
@@ -195,7 +202,7 @@ def test_dangerous_dog_needs_four_eyes(client, db, approver, second_approver):
     steps = answers(declared_dangerous="yes")
     reference = reference_of(file_registration(client, steps).text)
     login(client, "approver")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     page = client.get(f"/office/cases/{reference}")
     assert '/transitions/approve"' not in page.text  # direct approval is not offered
     r = act(client, reference, "approve")
@@ -220,14 +227,14 @@ def test_stale_form_gets_conflict_message(client, db, clerk, approver):
     login(client, "clerk")
     page = client.get(f"/office/cases/{reference}")
     stale_version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))
-    act(client, reference, "start_review")  # the case moves on (version + 1)
+    act(client, reference, "start_check")  # the case moves on (version + 1)
     r = client.post(
-        f"/office/cases/{reference}/transitions/start_review",
+        f"/office/cases/{reference}/transitions/start_check",
         data={"csrf_token": csrf_of(page.text), "version": str(stale_version)},
     )
     assert r.status_code == 409
     assert "wurde inzwischen von Petra Schulze geändert" in r.text
-    assert "In Prüfung" in r.text  # the fresh state is shown
+    assert "Vollständigkeitsprüfung" in r.text  # the fresh state is shown
 
 
 def test_reject_needs_a_reason_and_shows_it_to_the_citizen(client, db, clerk):
@@ -235,7 +242,7 @@ def test_reject_needs_a_reason_and_shows_it_to_the_citizen(client, db, clerk):
     reference = reference_of(confirmation.text)
     status = status_path(confirmation.text)
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     r = act(client, reference, "reject")
     assert r.status_code == 422 and "ist eine Begründung nötig" in r.text
     act(client, reference, "reject", comment="Der Hund ist bereits angemeldet.")
@@ -246,7 +253,7 @@ def test_reject_needs_a_reason_and_shows_it_to_the_citizen(client, db, clerk):
 def test_clerk_cannot_see_another_municipalitys_case(client, db, clerk, foreign_clerk):
     reference = reference_of(file_registration(client).text)
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     act(client, reference, "approve")
     doc = db.exec(select(Document).where(Document.kind == "notice")).one()
     client.cookies.clear()
@@ -256,7 +263,7 @@ def test_clerk_cannot_see_another_municipalitys_case(client, db, clerk, foreign_
     assert client.get(f"/office/cases/{reference}/documents/{doc.id}").status_code == 404
     assert act(client, reference, "reject", comment="x", version=3).status_code == 404
     assert client.get(f"/api/v1/cases/{reference}").status_code == 404
-    assert client.get("/api/v1/cases").json()["total"] == 0
+    assert client.get("/api/v1/cases").json()["items"] == []
 
 
 def test_office_requires_login_and_csrf(client, db, clerk):
@@ -266,7 +273,7 @@ def test_office_requires_login_and_csrf(client, db, clerk):
     assert client.get("/api/v1/cases").status_code == 401
     login(client, "clerk")
     r = client.post(
-        f"/office/cases/{reference}/transitions/start_review",
+        f"/office/cases/{reference}/transitions/start_check",
         data={"version": "1", "csrf_token": "forged"},
     )
     assert r.status_code == 400 and "Formular ist abgelaufen" in r.text
@@ -291,7 +298,7 @@ def test_missing_rate_table_refuses_approval_and_changes_nothing(client, db, cle
         db.delete(table)
     db.commit()
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     r = act(client, reference, "approve")
     assert r.status_code == 409
     assert "keine Hundesteuer-Satztabelle" in r.text
@@ -305,7 +312,7 @@ def test_missing_rate_table_refuses_approval_and_changes_nothing(client, db, cle
 def test_chip_of_a_registered_dog_is_refused_with_a_plain_message(client, db, clerk):
     reference = reference_of(file_registration(client).text)
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     act(client, reference, "approve")
     client.cookies.clear()
     token = start(client)
@@ -320,10 +327,10 @@ def test_audit_chain_verifies_and_detects_tampering(client, db, clerk):
 
     reference = reference_of(file_registration(client).text)
     login(client, "clerk")
-    act(client, reference, "start_review")
+    to_review(client, reference)
     act(client, reference, "approve")
     checked, broken = verify(db)
-    assert checked == 4 and broken == []
+    assert checked == len(db.exec(select(CaseEvent)).all()) >= 6 and broken == []
     event = db.exec(select(CaseEvent).where(CaseEvent.seq == 2)).one()
     event.comment = "nachträglich geändert"
     db.add(event)

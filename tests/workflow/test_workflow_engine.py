@@ -30,33 +30,53 @@ WF = load_workflow(
 )
 STATES = [
     "submitted",
-    "in_review",
+    "completeness_check",
     "information_requested",
     "answer_received",
+    "in_review",
     "awaiting_second_approval",
     "approved",
     "notice_issued",
+    "tag_issued",
+    "closed",
     "rejected",
+    "withdrawn",
 ]
 ROLES = ["clerk", "approver", "admin", "system", "citizen"]
 
 # name: (source states, target state, role)
+OPEN_BEFORE_DECISION = [
+    "submitted",
+    "completeness_check",
+    "information_requested",
+    "answer_received",
+    "in_review",
+    "awaiting_second_approval",
+]
 TABLE = {
-    "start_review": (["submitted"], "in_review", "clerk"),
-    "request_information": (["in_review"], "information_requested", "clerk"),
+    "start_check": (["submitted"], "completeness_check", "clerk"),
+    "request_information": (["completeness_check", "in_review"], "information_requested", "clerk"),
     "submit_answer": (["information_requested"], "answer_received", "citizen"),
     "resume_review": (["answer_received"], "in_review", "clerk"),
+    "complete": (["completeness_check"], "in_review", "clerk"),
     "approve": (["in_review"], "approved", "clerk"),
     "propose_approval": (["in_review"], "awaiting_second_approval", "clerk"),
     "confirm_approval": (["awaiting_second_approval"], "approved", "approver"),
     "return_to_review": (["awaiting_second_approval"], "in_review", "approver"),
-    "reject": (["in_review", "awaiting_second_approval"], "rejected", "clerk"),
+    "reject": (
+        ["completeness_check", "in_review", "awaiting_second_approval"],
+        "rejected",
+        "clerk",
+    ),
+    "withdraw": (OPEN_BEFORE_DECISION, "withdrawn", "citizen"),
     "notice_issued": (["approved"], "notice_issued", "system"),
+    "issue_tag": (["notice_issued"], "tag_issued", "clerk"),
+    "close": (["tag_issued"], "closed", "clerk"),
 }
 
 CLERK_ID, OTHER_CLERK_ID, APPROVER_ID = 11, 12, 21
 PROPOSED_BY_CLERK = (
-    PastTransition("start_review", CLERK_ID),
+    PastTransition("start_check", CLERK_ID),
     PastTransition("propose_approval", CLERK_ID),
 )
 
@@ -93,7 +113,7 @@ WRONG_ROLE = [
 def test_definition_matches_the_expected_table():
     assert WF.initial == "submitted"
     assert sorted(WF.states) == sorted(STATES)
-    assert {s for s, d in WF.states.items() if d.terminal} == {"notice_issued", "rejected"}
+    assert {s for s, d in WF.states.items() if d.terminal} == {"closed", "rejected", "withdrawn"}
     actual = {t.name: (t.from_, t.to, t.role) for t in WF.transitions}
     assert actual == TABLE
 
@@ -154,7 +174,7 @@ def test_role_refusal_names_the_required_role_in_german_and_english():
 def test_actor_with_several_roles_may_act_in_each():
     both = Actor(id=30, roles=frozenset({"clerk", "approver"}))
     ctx = GuardContext(actor_id=30, history=PROPOSED_BY_CLERK)
-    assert check(WF, "submitted", "start_review", both, ctx).to == "in_review"
+    assert check(WF, "submitted", "start_check", both, ctx).to == "completeness_check"
     assert check(WF, "awaiting_second_approval", "confirm_approval", both, ctx).to == "approved"
 
 
@@ -223,7 +243,7 @@ def test_confirm_refused_for_the_proposer():
     ctx = GuardContext(
         actor_id=30,
         facts={"needs_four_eyes": True},
-        history=(PastTransition("start_review", 30), PastTransition("propose_approval", 30)),
+        history=(PastTransition("start_check", 30), PastTransition("propose_approval", 30)),
     )
     with pytest.raises(GuardFailed) as exc:
         check(WF, "awaiting_second_approval", "confirm_approval", proposer, ctx)
@@ -280,18 +300,26 @@ APPROVER = Actor(id=APPROVER_ID, roles=frozenset({"approver"}))
 
 EXPECTED_AVAILABLE = {
     # state: (clerk without four eyes, clerk with four eyes, approver)
-    "submitted": (["start_review"], ["start_review"], []),
+    "submitted": (["start_check"], ["start_check"], []),
+    "completeness_check": (
+        ["request_information", "complete", "reject"],
+        ["request_information", "complete", "reject"],
+        [],
+    ),
+    "information_requested": ([], [], []),  # only the citizen answers (or withdraws)
+    "answer_received": (["resume_review"], ["resume_review"], []),
     "in_review": (
         ["request_information", "approve", "reject"],
         ["request_information", "propose_approval", "reject"],
         [],
     ),
-    "information_requested": ([], [], []),  # only the citizen answers
-    "answer_received": (["resume_review"], ["resume_review"], []),
     "awaiting_second_approval": (["reject"], ["reject"], ["confirm_approval", "return_to_review"]),
     "approved": ([], [], []),
-    "notice_issued": ([], [], []),
+    "notice_issued": (["issue_tag"], ["issue_tag"], []),
+    "tag_issued": (["close"], ["close"], []),
+    "closed": ([], [], []),
     "rejected": ([], [], []),
+    "withdrawn": ([], [], []),
 }
 
 

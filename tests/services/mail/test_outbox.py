@@ -425,6 +425,12 @@ def _context(kind: str) -> dict:
             "resume_url": "http://testserver/herzberg-elster/hund-anmelden/resume/abc",
             "expires_on": date(2026, 6, 19),
         },
+        "reply_reminder": {
+            "procedure_title": "Hund anmelden",
+            "reference": "HST-2026-000123",
+            "reply_by": date(2026, 6, 3),
+            "status_url": STATUS_URL,
+        },
         "information_request": {
             "procedure_title": "Hund anmelden",
             "reference": "HST-2026-000123",
@@ -452,7 +458,7 @@ def test_every_mail_renders_completely(kind: str, lang: str):
             assert context[key] in body  # text, not HTML: "<nach>" stays as written
     if kind == "resume_link":
         assert ("19.06.2026" if lang == "de" else "19 June 2026") in body
-    if kind == "information_request":
+    if kind in ("information_request", "reply_reminder"):
         assert ("03.06.2026" if lang == "de" else "3 June 2026") in body
     if lang == "de":
         assert "Guten Tag," in body and "Sie" in body and " du " not in body.lower()

@@ -6,6 +6,7 @@ import hashlib
 import io
 import struct
 import zlib
+from datetime import date
 
 import pypdf
 import pytest
@@ -282,6 +283,7 @@ def make_case(db, municipality, n: int = 1) -> Case:
         status_token_hash=f"{n:064d}",
         submission_key=f"{n:064x}",
         owner_name="Mustermann, Erika",
+        due_date=date(2026, 6, 1),
     )
     db.add(case)
     db.flush()
