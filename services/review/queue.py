@@ -61,7 +61,8 @@ class QueueFilter:
 
     def params(self, **changes: str) -> dict[str, str]:
         """Query parameters for a link to this filter with ``changes`` (cursor reset)."""
-        f = replace(self, after="", before="", **changes)
+        fields = {k: v for k, v in changes.items() if k not in ("after", "before")}
+        f = replace(self, after="", before="", **fields)
         out = {
             "view": f.view,
             "state": f.state,
