@@ -123,6 +123,7 @@ def issue_notice(
     year = assessment.start_date.year
     tag_number = f"{year}-{next_value(db, m.id, 'tag', year):04d}"
     proc = get(case.procedure_id, case.procedure_version)
+    notice = proc.notice("approval")
     form = proc.form
     context = {
         "municipality": m.model_dump(),
@@ -179,10 +180,10 @@ def issue_notice(
         "notice_date": notice_date.isoformat(),
         "assessment": assessment.to_dict(),
         "rate_tables": {str(y): t.to_dict() for y, t in tables.items()},
-        "template": {"name": proc.notice_template, "version": proc.notice_template_version},
+        "template": {"name": notice.template, "version": notice.version},
     }
     pdf = render_pdf(
-        proc.notice_template,
+        notice.template,
         context,
         title=f"Hundesteuerbescheid {case.reference}",
         author=m.name,
@@ -202,8 +203,8 @@ def issue_notice(
         filename=f"Hundesteuerbescheid-{case.reference}.pdf",
         size=len(pdf),
         sha256=hashlib.sha256(pdf).hexdigest(),
-        template=proc.notice_template,
-        template_version=proc.notice_template_version,
+        template=notice.template,
+        template_version=notice.version,
         meta={
             "tag_number": tag_number,
             "total": str(assessment.total),

@@ -1,20 +1,49 @@
-"""Procedures (FIM Leistungen): a form, a workflow and notice templates, in numbered versions.
+"""Procedures (FIM Leistungen): a form, a workflow, notice templates and a small module, in
+numbered versions.
 
-The built-in definitions live as YAML in the repository (``forms/definitions``,
-``workflow/definitions``). Every case pins ``(procedure_id, version)``.
+The built-in procedures are described in ``services/procedures/definitions/*.yaml``; their
+forms and workflows live in ``forms/definitions`` and ``workflow/definitions``; the
+procedure-specific code (tax computation, notices) in ``services/procedures/<module>.py``.
+Every case pins ``(procedure_id, version)``.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from functools import cache
+from types import ModuleType
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from forms import FormDefinition, load_definition
-from forms.model import Text
+from forms.model import Text, _text
 from services.config import ROOT
 from workflow import WorkflowDefinition, load_workflow
 
-EFFECTS = frozenset({"issue_notice", "notify_information_request"})
+EFFECTS = frozenset({"issue_notice", "issue_rejection_notice", "notify_information_request"})
+DEFINITIONS = ROOT / "services" / "procedures" / "definitions"
+
+
+class NoticeTemplate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    template: str
+    version: int = Field(ge=1)
+
+
+class ProcedureMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    slug: str = Field(pattern=r"^[a-z0-9-]+$")
+    leika: str = Field(pattern=r"^\d{14}$")
+    summary: Text
+    form: str
+    workflow: str
+    module: str
+    notices: dict[str, NoticeTemplate]
+
+    _t = field_validator("summary", mode="before")(_text)
 
 
 @dataclass(frozen=True)
@@ -27,38 +56,55 @@ class Procedure:
     summary: Text
     form: FormDefinition
     workflow: WorkflowDefinition
-    notice_template: str
-    notice_template_version: int
+    notices: dict[str, NoticeTemplate]
+    module: ModuleType  # procedure-specific rules: facts(), issue_notice(), ...
+
+    def notice(self, kind: str) -> NoticeTemplate:
+        return self.notices[kind]
 
 
 class UnknownProcedure(KeyError):
     pass
 
 
-@cache
-def _builtin() -> dict[str, Procedure]:
-    form = load_definition(ROOT / "forms" / "definitions" / "dog_registration.yaml")
+class ProcedureDefinitionError(ValueError):
+    pass
+
+
+def _load(path) -> Procedure:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        meta = ProcedureMeta.model_validate(raw)
+    except Exception as exc:  # pydantic ValidationError: name the file
+        raise ProcedureDefinitionError(f"{path}: {exc}") from None
+    form = load_definition(ROOT / "forms" / "definitions" / f"{meta.form}.yaml")
     workflow = load_workflow(
-        ROOT / "workflow" / "definitions" / "dog_registration.yaml", known_effects=EFFECTS
+        ROOT / "workflow" / "definitions" / f"{meta.workflow}.yaml", known_effects=EFFECTS
     )
-    dog = Procedure(
-        id="dog_registration",
+    for kind, notice in meta.notices.items():
+        if not (ROOT / "templates" / "notices" / notice.template).is_file():
+            raise ProcedureDefinitionError(
+                f'{path}: notice "{kind}": template "{notice.template}" does not exist'
+            )
+    module = importlib.import_module(f"services.procedures.{meta.module}")
+    return Procedure(
+        id=meta.id,
         version=form.version,
-        slug="hund-anmelden",
-        leika="99102013104000",
+        slug=meta.slug,
+        leika=meta.leika,
         title=form.title,
-        summary=Text(
-            de="Melden Sie Ihren Hund online zur Hundesteuer an. Sie erhalten den "
-            "Hundesteuerbescheid digital.",
-            en="Register your dog for the dog tax online. You receive the dog tax notice "
-            "digitally.",
-        ),
+        summary=meta.summary,
         form=form,
         workflow=workflow,
-        notice_template="dog_registration_notice.html",
-        notice_template_version=1,
+        notices=dict(meta.notices),
+        module=module,
     )
-    return {dog.id: dog}
+
+
+@cache
+def _builtin() -> dict[str, Procedure]:
+    procedures = [_load(path) for path in sorted(DEFINITIONS.glob("*.yaml"))]
+    return {p.id: p for p in procedures}
 
 
 def get(procedure_id: str, version: int | None = None) -> Procedure:

@@ -19,7 +19,6 @@ from services.cases.service import status_url
 from services.errors import CaseNotFound, Conflict, DomainError, Forbidden, NotFound
 from services.mail import service as mail
 from services.municipalities.models import Municipality
-from services.procedures import dog_registration
 from services.procedures.registry import Procedure, get
 from services.timeutil import today_local, utcnow
 from services.uploads import service as uploads
@@ -48,7 +47,7 @@ def guard_context(db: Session, case: Case, staff: StaffUser | None) -> GuardCont
     past = tuple(PastTransition(e.action, e.actor_id) for e in events if e.to_state)
     return GuardContext(
         actor_id=staff.id if staff else None,
-        facts=dog_registration.facts(case.answers),
+        facts=get(case.procedure_id, case.procedure_version).module.facts(case.answers),
         history=past,
     )
 
@@ -346,7 +345,7 @@ def _issue_notice(
 ) -> None:
     """Effect: compute the tax, render and store the notice, register the dog, then move the
     case on (system transition). Runs in the approving transaction, so it is all or nothing."""
-    doc = dog_registration.issue_notice(db, case, staff)
+    doc = proc.module.issue_notice(db, case, staff)
     t = proc.workflow.transition("notice_issued")
     from_state = case.state
     lifecycle.move(db, case, proc.workflow, t.to, case.version)
