@@ -17,6 +17,19 @@ HERZBERG_RATES = {
     "rates": ["36.00", "48.00", "60.00"],
     "dangerous_rate": "180.00",
     "due_dates": [[2, 15], [5, 15], [8, 15], [11, 15]],
+    # Typical Brandenburg rules (domain.md §2, unconfirmed for Herzberg): percent of the
+    # rate waived, optionally for a number of months from the start of liability.
+    "reductions": {
+        "disabled_keeper": {"percent": "100"},
+        "assistance_dog": {"percent": "100"},
+        "shelter_dog": {"percent": "50", "months": 36},
+        "service_dog": {"percent": "100"},
+        "working_dog": {"percent": "50"},
+        "low_income": {"percent": "50"},
+    },
+    # Whether dangerous or exempt dogs count towards the number of dogs (demo: neither).
+    "counts_dangerous": False,
+    "counts_exempt": False,
 }
 
 
@@ -65,6 +78,9 @@ def herzberg(db: Session) -> Municipality:
                     municipality_id=m.id, year=year, data={"year": year, **HERZBERG_RATES}
                 )
             )
+        else:  # keep the demo current with the rules this version knows
+            exists.data = {"year": year, **HERZBERG_RATES}
+            db.add(exists)
     db.flush()
     return m
 

@@ -402,6 +402,7 @@ def case_factory(db, municipality):
             submitted_at=now,
             due_date=today_local() + timedelta(days=due_in),
             paused_since=utcnow() if state == "information_requested" else None,
+            decided_at=utcnow() if proc.workflow.states[state].decided else None,
             reply_by=reply_by,
         )
         db.add(case)

@@ -15,6 +15,8 @@ class StateDef(BaseModel):
     public_label: Text | None = None  # what the citizen sees; None: not shown to citizens
     public_text: Text | None = None  # what happens next, for the status page
     terminal: bool = False
+    # The application is decided in this state: the statutory processing clock has stopped.
+    decided: bool = False
 
     _t = field_validator("label", "public_label", "public_text", mode="before")(_text)
 

@@ -60,6 +60,8 @@ def move(
         "updated_at": utcnow(),
         "is_open": not wf.states[to].terminal,
     }
+    if (wf.states[to].decided or wf.states[to].terminal) and case.decided_at is None:
+        values["decided_at"] = utcnow()
     if to == WAITING and case.state != WAITING:
         values.update(paused_since=utcnow(), reply_by=reply_by, reminded_at=None)
     elif case.state == WAITING and to != WAITING:
@@ -81,7 +83,8 @@ def move(
 
 
 def remaining_days(case: Case, today: date | None = None) -> int | None:
-    """Days left until the statutory deadline; None while the clock is paused or closed."""
-    if not case.is_open or case.state == WAITING:
+    """Days left until the statutory deadline; None while the clock is paused or after the
+    decision."""
+    if not case.is_open or case.state == WAITING or case.decided_at is not None:
         return None
     return (case.due_date - (today or today_local())).days

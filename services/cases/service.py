@@ -330,6 +330,19 @@ class IncompleteFiling(DomainError):
         self.step = step
 
 
+def case_reference(m: Municipality, proc: Procedure, year: int, seq: int) -> str:
+    """Vorgangsnummer: HST-2026-000123, or HST-AB-2026-000123 for a procedure with a
+    reference code (each procedure counts on its own; the code keeps the numbers unique)."""
+    code = f"{proc.reference_code}-" if proc.reference_code else ""
+    return f"{m.case_prefix}-{code}{year}-{seq:06d}"
+
+
+def file_number(m: Municipality, proc: Procedure, year: int, seq: int) -> str:
+    """Aktenzeichen from the municipality's pattern, with the procedure's code appended."""
+    number = m.file_number_pattern.format(seq=seq, year=year)
+    return f"{number}-{proc.reference_code}" if proc.reference_code else number
+
+
 @dataclass(frozen=True)
 class Filed:
     case: Case
@@ -370,8 +383,8 @@ def submit(
         municipality_id=municipality.id,
         procedure_id=proc.id,
         procedure_version=proc.version,
-        reference=f"{municipality.case_prefix}-{year}-{seq:06d}",
-        file_number=municipality.file_number_pattern.format(seq=seq, year=year),
+        reference=case_reference(municipality, proc, year, seq),
+        file_number=file_number(municipality, proc, year, seq),
         state=proc.workflow.initial,
         is_open=True,
         due_date=lifecycle.due_date(today_local(), proc.workflow.processing_days, 0),

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
 from forms.model import Text
 from forms.summary import display
 from services.accounts.models import StaffUser
+from services.audit import service as audit
+from services.audit.models import CaseEvent
 from services.cases.models import Case, Document, RegisteredDog
 from services.cases.sequences import next_value
 from services.documents.render import render_pdf
 from services.errors import ConfigurationMissing
 from services.municipalities.models import Municipality
 from services.municipalities.service import rate_tables
-from services.procedures.dog_tax import InvalidAssessment, MissingRateTable, RateTable, assess
-from services.procedures.registry import get
+from services.procedures.dog_tax import (
+    Assessment,
+    InvalidAssessment,
+    MissingRateTable,
+    RateTable,
+    add_months,
+    assess,
+    liability_start,
+)
+from services.procedures.registry import NoticeTemplate, get
 from services.timeutil import today_local
 
 
@@ -29,7 +40,10 @@ def facts(answers: dict[str, Any]) -> dict[str, Any]:
     return {
         "needs_four_eyes": bool(
             answers.get("declared_dangerous") or answers.get("reduction_requested")
-        )
+        ),
+        # The approval (or its proposal) must decide on a requested reduction or exemption.
+        "decides_reduction": bool(answers.get("reduction_requested"))
+        and not answers.get("declared_dangerous"),
     }
 
 
@@ -43,20 +57,28 @@ def owner_key(answers: dict[str, Any]) -> str:
     return "|".join(" ".join(str(p).casefold().split()) for p in parts)
 
 
-def dogs_already_kept(db: Session, case: Case) -> int:
+def dogs_already_kept(db: Session, case: Case, table: dict | None = None) -> list[RegisteredDog]:
     """Dogs of this keeper in the municipality's register that count towards the rate.
 
-    Dangerous dogs pay their own flat rate and do not count (demo rule, domain.md §2)."""
+    Whether dangerous or exempt dogs count is the municipality's rule (rate table flags
+    ``counts_dangerous``, ``counts_exempt``; demo: neither, domain.md §2)."""
+    table = table or {}
     rows = db.exec(
-        select(RegisteredDog.id).where(
+        select(RegisteredDog)
+        .where(
             RegisteredDog.municipality_id == case.municipality_id,
             RegisteredDog.owner_key == owner_key(case.answers),
             RegisteredDog.liable_until == None,  # noqa: E711
-            RegisteredDog.dangerous == False,  # noqa: E712
             RegisteredDog.case_id != case.id,
         )
+        .order_by(RegisteredDog.id)
     )
-    return len(list(rows))
+    return [
+        d
+        for d in rows
+        if (table.get("counts_dangerous") or not d.dangerous)
+        and (table.get("counts_exempt") or not d.exempt)
+    ]
 
 
 def liability_event(answers: dict[str, Any]) -> date:
@@ -65,6 +87,37 @@ def liability_event(answers: dict[str, Any]) -> date:
     if answers.get("moved_in") and answers.get("moved_in_date"):
         dates.append(answers["moved_in_date"])
     return date.fromisoformat(max(dates))
+
+
+def reduction_decision(db: Session, case: Case) -> dict | None:
+    """The office's decision on a requested reduction or exemption, recorded with the
+    approval (or its proposal, which the second approver confirms)."""
+    events = db.exec(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
+    ).all()
+    return next((e.data["reduction"] for e in events if "reduction" in e.data), None)
+
+
+def granted_reduction(
+    answers: dict[str, Any], decision: dict | None, table: dict, start: date
+) -> tuple[Decimal, date | None]:
+    """Percent and last reduced month for a granted reduction, from the municipality's rate
+    table (``reductions: {reason: {percent, months}}``); 0 when refused or not requested."""
+    reason = answers.get("reduction_reason")
+    if not (answers.get("reduction_requested") and decision and decision.get("granted")):
+        return Decimal(0), None
+    rule = (table.get("reductions") or {}).get(reason)
+    if rule is None:
+        raise ConfigurationMissing(
+            Text(
+                de=f"Für den Ermäßigungsgrund „{reason}“ ist in der Satztabelle {start.year} keine "
+                "Regel hinterlegt. Die Administration muss sie eintragen.",
+                en=f"The rate table {start.year} has no rule for the reduction reason '{reason}'.",
+            )
+        )
+    months = rule.get("months")
+    until = add_months(start, int(months) - 1) if months else None
+    return Decimal(str(rule["percent"])), until
 
 
 def _require_bank_details(m: Municipality) -> None:
@@ -89,43 +142,10 @@ def _require_bank_details(m: Municipality) -> None:
         )
 
 
-def issue_notice(
-    db: Session, case: Case, staff: StaffUser, notice_date: date | None = None
-) -> Document:
-    """Compute the tax, assign the tag number, render and store the Hundesteuerbescheid."""
-    m = db.get(Municipality, case.municipality_id)
-    _require_bank_details(m)
+def _letter(m: Municipality, case: Case, staff: StaffUser, notice_date: date) -> dict:
+    """What every letter of this procedure needs: sender, addressee, references, date."""
     a = case.answers
-    notice_date = notice_date or today_local()
-    tables = {year: RateTable.from_dict(data) for year, data in rate_tables(db, m.id).items()}
-    reduction = False  # reductions are decided by the office; the form only requests them
-    try:
-        assessment = assess(
-            tables,
-            intake_date=liability_event(a),
-            notice_date=notice_date,
-            dangerous=bool(a.get("declared_dangerous")),
-            dogs_already_kept=dogs_already_kept(db, case),
-            annual_payment=a.get("payment_interval") == "annual",
-        )
-    except MissingRateTable as exc:
-        raise ConfigurationMissing(
-            Text(
-                de=f"Für {m.name} ist für das Jahr {exc.year} keine Hundesteuer-Satztabelle "
-                "hinterlegt. Die Administration muss sie eintragen.",
-                en=f"{m.name} has no dog-tax rate table for {exc.year}. An administrator must "
-                "set it.",
-            )
-        ) from None
-    except InvalidAssessment as exc:
-        raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
-
-    year = assessment.start_date.year
-    tag_number = f"{year}-{next_value(db, m.id, 'tag', year):04d}"
-    proc = get(case.procedure_id, case.procedure_version)
-    notice = proc.notice("approval")
-    form = proc.form
-    context = {
+    return {
         "municipality": m.model_dump(),
         "case": {
             "reference": case.reference,
@@ -138,60 +158,64 @@ def issue_notice(
         "clerk_name": staff.display_name,
         "clerk_phone": staff.phone or m.phone,
         "clerk_email": staff.email or m.email,
-        "tag_number": tag_number,
         "owner": {
             k: a.get(k, "")
             for k in ("given_names", "family_name", "street", "house_number", "postal_code", "town")
         },
-        "dog": {
-            "dog_name": a["dog_name"],
-            "breed": a["breed"],
-            "sex": a["sex"],
-            "sex_label": display(form, form.field("sex"), a["sex"]),
-            "dog_birth_date": date.fromisoformat(a["dog_birth_date"]),
-            "colour": a["colour"],
-            "chip_number": a["chip_number"],
-        },
-        "payment": {
-            "method": a["payment_method"],
-            "interval": a["payment_interval"],
-            "iban": a.get("iban"),
-            "account_holder": a.get("account_holder_name")
-            or f"{a.get('given_names', '')} {a.get('family_name', '')}",
-        },
-        "reduction": {
-            "requested": bool(a.get("reduction_requested")),
-            "reason_label": display(form, form.field("reduction_reason"), a.get("reduction_reason"))
-            or None,
-            "granted": reduction,
-            "percent": Decimal(0),
-        },
-        "assessment": assessment,
     }
-    embedded = {
-        "case": {
-            "reference": case.reference,
-            "file_number": case.file_number,
-            "procedure": case.procedure_id,
-            "procedure_version": case.procedure_version,
-            "answers": {k: v for k, v in a.items() if k != "iban"},
-        },
-        "tag_number": tag_number,
-        "notice_date": notice_date.isoformat(),
-        "assessment": assessment.to_dict(),
-        "rate_tables": {str(y): t.to_dict() for y, t in tables.items()},
-        "template": {"name": notice.template, "version": notice.version},
+
+
+def _dog(case: Case) -> dict:
+    a = case.answers
+    form = get(case.procedure_id, case.procedure_version).form
+    return {
+        "dog_name": a["dog_name"],
+        "breed": a["breed"],
+        "sex": a["sex"],
+        "sex_label": display(form, form.field("sex"), a["sex"]),
+        "dog_birth_date": date.fromisoformat(a["dog_birth_date"]),
+        "colour": a["colour"],
+        "chip_number": a["chip_number"],
     }
+
+
+def _payment(a: dict[str, Any]) -> dict:
+    return {
+        "method": a["payment_method"],
+        "interval": a["payment_interval"],
+        "iban": a.get("iban"),
+        "account_holder": a.get("account_holder_name")
+        or f"{a.get('given_names', '')} {a.get('family_name', '')}",
+    }
+
+
+def store_notice(
+    db: Session,
+    case: Case,
+    m: Municipality,
+    *,
+    kind: str,
+    notice: NoticeTemplate,
+    context: dict,
+    title: str,
+    subject: str,
+    filename: str,
+    embedded: dict,
+    meta: dict,
+) -> Document:
+    """Render a notice as PDF/A-3a with its data embedded as JSON and store it with the case.
+    The stored notice records the template and version that produced it."""
+    embedded = {**embedded, "template": {"name": notice.template, "version": notice.version}}
     pdf = render_pdf(
         notice.template,
         context,
-        title=f"Hundesteuerbescheid {case.reference}",
+        title=f"{title} {case.reference}",
         author=m.name,
-        subject=f"Festsetzung der Hundesteuer, {a['dog_name']}",
+        subject=subject,
         attachments=[
             (
-                "hundesteuerbescheid.json",
-                json.dumps(embedded, ensure_ascii=False, indent=2).encode(),
+                f"{filename.lower()}.json",
+                json.dumps(embedded, ensure_ascii=False, indent=2, default=str).encode(),
                 "Vorgangs- und Berechnungsdaten (maschinenlesbar)",
             )
         ],
@@ -199,20 +223,120 @@ def issue_notice(
     doc = Document(
         case_id=case.id,
         municipality_id=m.id,
-        kind="notice",
-        filename=f"Hundesteuerbescheid-{case.reference}.pdf",
+        kind=kind,
+        filename=f"{filename}-{case.reference}.pdf",
         size=len(pdf),
         sha256=hashlib.sha256(pdf).hexdigest(),
         template=notice.template,
         template_version=notice.version,
+        meta={**meta, "template": notice.template, "template_version": notice.version},
+        content=pdf,
+    )
+    db.add(doc)
+    db.flush()
+    return doc
+
+
+def _embedded_case(case: Case) -> dict:
+    return {
+        "reference": case.reference,
+        "file_number": case.file_number,
+        "procedure": case.procedure_id,
+        "procedure_version": case.procedure_version,
+        "answers": {k: v for k, v in case.answers.items() if k != "iban"},
+    }
+
+
+def _tables(db: Session, m: Municipality) -> tuple[dict[int, dict], dict[int, RateTable]]:
+    raw = rate_tables(db, m.id)
+    return raw, {year: RateTable.from_dict(data) for year, data in raw.items()}
+
+
+def _assess(m: Municipality, tables: dict[int, RateTable], **kwargs) -> Assessment:
+    """assess() with the refusals an administrator or clerk can act on."""
+    try:
+        return assess(tables, **kwargs)
+    except MissingRateTable as exc:
+        raise ConfigurationMissing(
+            Text(
+                de=f"Für {m.name} ist für das Jahr {exc.year} keine Hundesteuer-Satztabelle "
+                "hinterlegt. Die Administration muss sie eintragen.",
+                en=f"{m.name} has no dog-tax rate table for {exc.year}. An administrator must "
+                "set it.",
+            )
+        ) from None
+    except InvalidAssessment as exc:
+        raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
+
+
+def issue_notice(
+    db: Session, case: Case, staff: StaffUser, notice_date: date | None = None
+) -> Document:
+    """Compute the tax, assign the tag number, render and store the Hundesteuerbescheid;
+    then change notices for the keeper's other dogs whose rate the new dog changes."""
+    m = db.get(Municipality, case.municipality_id)
+    _require_bank_details(m)
+    a = case.answers
+    notice_date = notice_date or today_local()
+    raw_tables, tables = _tables(db, m)
+    start = liability_start(liability_event(a))
+    decision = reduction_decision(db, case)
+    percent, until = granted_reduction(a, decision, raw_tables.get(start.year, {}), start)
+    kept = dogs_already_kept(db, case, raw_tables.get(start.year, {}))
+    assessment = _assess(
+        m,
+        tables,
+        intake_date=liability_event(a),
+        notice_date=notice_date,
+        dangerous=bool(a.get("declared_dangerous")),
+        dogs_already_kept=len(kept),
+        annual_payment=a.get("payment_interval") == "annual",
+        reduction_percent=percent,
+        reduction_until=until,
+    )
+    year = assessment.start_date.year
+    tag_number = f"{year}-{next_value(db, m.id, 'tag', year):04d}"
+    proc = get(case.procedure_id, case.procedure_version)
+    form = proc.form
+    context = {
+        **_letter(m, case, staff, notice_date),
+        "tag_number": tag_number,
+        "dog": _dog(case),
+        "payment": _payment(a),
+        "reduction": {
+            "requested": bool(a.get("reduction_requested")),
+            "reason_label": display(form, form.field("reduction_reason"), a.get("reduction_reason"))
+            or None,
+            "granted": bool(decision and decision.get("granted")),
+            "percent": percent,
+            "until": until,
+            "refusal_reason": (decision or {}).get("reason", ""),
+        },
+        "assessment": assessment,
+    }
+    doc = store_notice(
+        db,
+        case,
+        m,
+        kind="notice",
+        notice=proc.notice("approval"),
+        context=context,
+        title="Hundesteuerbescheid",
+        subject=f"Festsetzung der Hundesteuer, {a['dog_name']}",
+        filename="Hundesteuerbescheid",
+        embedded={
+            "case": _embedded_case(case),
+            "tag_number": tag_number,
+            "notice_date": notice_date.isoformat(),
+            "assessment": assessment.to_dict(),
+            "rate_tables": {str(y): t.to_dict() for y, t in tables.items()},
+        },
         meta={
             "tag_number": tag_number,
             "total": str(assessment.total),
             "assessment": assessment.to_dict(),
         },
-        content=pdf,
     )
-    db.add(doc)
     db.add(
         RegisteredDog(
             municipality_id=m.id,
@@ -223,7 +347,198 @@ def issue_notice(
             tag_number=tag_number,
             liable_from=assessment.start_date.isoformat(),
             dangerous=bool(a.get("declared_dangerous")),
+            exempt=percent == 100,
         )
     )
     db.flush()
+    if year == notice_date.year and not a.get("declared_dangerous"):
+        for other in kept:
+            issue_change_notice(
+                db,
+                other,
+                staff,
+                arrived=assessment.start_date,
+                position=len(kept) + 1,
+                cause=case,
+                notice_date=notice_date,
+            )
     return doc
+
+
+def issue_change_notice(
+    db: Session,
+    dog: RegisteredDog,
+    staff: StaffUser,
+    *,
+    arrived: date,
+    position: int,
+    cause: Case,
+    notice_date: date,
+) -> Document | None:
+    """Änderungsbescheid: another dog of the keeper changes this dog's rate from the month
+    ``arrived`` (by number of dogs). Nothing is issued if the amount does not change."""
+    case = db.get(Case, dog.case_id)
+    m = db.get(Municipality, case.municipality_id)
+    _, tables = _tables(db, m)
+    year = arrived.year
+    table = tables.get(year)
+    if table is None or table.model != "by_count":
+        return None  # by order: later dogs take the next rate; earlier dogs keep theirs
+    previous = _last_notice(db, case)
+    old = Decimal(0)
+    for p in (previous.meta.get("assessment") or {}).get("periods", []) if previous else []:
+        if int(p["year"]) == year:
+            old += Decimal(p["amount"])
+    a = case.answers
+    percent = (
+        Decimal(str((previous.meta.get("assessment") or {}).get("reduction_percent", "0")))
+        if previous
+        else Decimal(0)
+    )
+    new = _assess(
+        m,
+        tables,
+        intake_date=date.fromisoformat(dog.liable_from) - timedelta(days=1),
+        notice_date=notice_date,
+        dangerous=dog.dangerous,
+        dogs_already_kept=position - 2,
+        annual_payment=a.get("payment_interval") == "annual",
+        reduction_percent=percent,
+        position_changes=[(arrived, position)],
+        from_year=year,
+    )
+    if new.total == old:
+        return None
+    difference = new.total - old
+    context = {
+        **_letter(m, case, staff, notice_date),
+        "tag_number": dog.tag_number,
+        "dog": _dog(case),
+        "payment": _payment(a),
+        "assessment": new,
+        "previous": {"date": previous.created_at.date() if previous else None, "amount": old},
+        "difference": difference,
+        "difference_due": add_months(notice_date, 1),
+        "position": position,
+        "arrived": arrived,
+        "cause_dog": cause.answers.get("dog_name", ""),
+    }
+    proc = get(case.procedure_id, case.procedure_version)
+    doc = store_notice(
+        db,
+        case,
+        m,
+        kind="change_notice",
+        notice=proc.notice("change"),
+        context=context,
+        title="Änderungsbescheid Hundesteuer",
+        subject=f"Änderung der Hundesteuer {year}",
+        filename="Aenderungsbescheid",
+        embedded={
+            "case": _embedded_case(case),
+            "notice_date": notice_date.isoformat(),
+            "assessment": new.to_dict(),
+            "previous_amount": str(old),
+            "difference": str(difference),
+            "cause_case": cause.reference,
+            "rate_tables": {str(year): tables[year].to_dict()},
+        },
+        meta={
+            "tag_number": dog.tag_number,
+            "total": str(new.total),
+            "difference": str(difference),
+            "assessment": new.to_dict(),
+            "cause_case": cause.reference,
+        },
+    )
+    audit.record(
+        db,
+        case_id=case.id,
+        municipality_id=case.municipality_id,
+        actor_kind="system",
+        actor_id=None,
+        actor_name="System",
+        action="change_notice",
+        public=True,
+        data={"document_id": doc.id, "difference": str(difference), "cause_case": cause.reference},
+    )
+    return doc
+
+
+def _last_notice(db: Session, case: Case) -> Document | None:
+    return db.exec(
+        select(Document)
+        .options(defer(Document.content))
+        .where(Document.case_id == case.id, Document.kind.in_(["notice", "change_notice"]))
+        .order_by(Document.id.desc())
+    ).first()
+
+
+def issue_rejection_notice(
+    db: Session, case: Case, staff: StaffUser, reasons: str, notice_date: date | None = None
+) -> Document:
+    """Ablehnungsbescheid with the office's reasons and the legal-remedy notice."""
+    m = db.get(Municipality, case.municipality_id)
+    notice_date = notice_date or today_local()
+    proc = get(case.procedure_id, case.procedure_version)
+    context = {
+        **_letter(m, case, staff, notice_date),
+        "procedure_title": proc.title.de,
+        "reasons": reasons,
+        "dog": {
+            "dog_name": case.answers.get("dog_name", ""),
+            "chip_number": case.answers.get("chip_number", ""),
+        },
+    }
+    return store_notice(
+        db,
+        case,
+        m,
+        kind="rejection",
+        notice=proc.notice("rejection"),
+        context=context,
+        title="Ablehnungsbescheid",
+        subject=f"Ablehnung: {proc.title.de}",
+        filename="Ablehnungsbescheid",
+        embedded={
+            "case": _embedded_case(case),
+            "notice_date": notice_date.isoformat(),
+            "reasons": reasons,
+        },
+        meta={"reasons": reasons},
+    )
+
+
+def replace_tag(db: Session, case: Case, staff: StaffUser, reason: str) -> RegisteredDog:
+    """A lost tag: the dog gets the next free number of the year; the old one is recorded."""
+    dog = db.exec(select(RegisteredDog).where(RegisteredDog.case_id == case.id)).first()
+    if dog is None or dog.liable_until is not None:
+        raise ConfigurationMissing(
+            Text(
+                de="Für diesen Vorgang ist kein angemeldeter Hund im Register; eine Ersatzmarke "
+                "kann erst nach dem Bescheid ausgegeben werden.",
+                en="No registered dog for this case; a replacement tag needs an issued notice.",
+            )
+        )
+    year = today_local().year
+    old = dog.tag_number
+    dog.tag_number = f"{year}-{next_value(db, case.municipality_id, 'tag', year):04d}"
+    dog.replaced_tags = [
+        *dog.replaced_tags,
+        {"tag_number": old, "replaced_on": today_local().isoformat(), "reason": reason},
+    ]
+    db.add(dog)
+    db.flush()
+    audit.record(
+        db,
+        case_id=case.id,
+        municipality_id=case.municipality_id,
+        actor_kind="staff",
+        actor_id=staff.id,
+        actor_name=staff.display_name,
+        action="replace_tag",
+        comment=reason,
+        public=True,
+        data={"old_tag": old, "new_tag": dog.tag_number},
+    )
+    return dog

@@ -23,7 +23,7 @@ Rules (see docs in /work/shared/domain.md, sections 2 and 6):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -231,6 +231,7 @@ class Period:
     months: int
     annual_rate: Decimal
     amount: Decimal
+    reduction_percent: Decimal = Decimal(0)  # applied in these months
 
     @property
     def start_date(self) -> date:
@@ -253,6 +254,7 @@ class Period:
             "months": self.months,
             "annual_rate": str(self.annual_rate),
             "amount": str(self.amount),
+            "reduction_percent": str(self.reduction_percent),
             "start_date": self.start_date.isoformat(),
             "end_date": self.end_date.isoformat(),
             "label": self.label,
@@ -267,6 +269,7 @@ class Period:
             months=int(d["months"]),
             annual_rate=Decimal(d["annual_rate"]),
             amount=Decimal(d["amount"]),
+            reduction_percent=Decimal(d.get("reduction_percent", "0")),
         )
 
 
@@ -365,6 +368,10 @@ class Assessment:
 # --------------------------------------------------------------------------- assessment
 
 
+def _month_start(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
 def assess(
     tables: Mapping[int, RateTable],
     *,
@@ -374,8 +381,20 @@ def assess(
     dogs_already_kept: int = 0,
     reduction_percent: Decimal = Decimal(0),
     annual_payment: bool = False,
+    reduction_until: date | None = None,
+    end_date: date | None = None,
+    position_changes: Sequence[tuple[date, int]] = (),
+    from_year: int | None = None,
 ) -> Assessment:
-    """Assess the dog tax of one dog from its liability start through the notice year."""
+    """Assess the dog tax of one dog from its liability start through the notice year.
+
+    ``reduction_until``: the reduction applies through the month of this date (time-limited
+    reductions, e.g. 36 months for a shelter dog); ``end_date``: liability ends at the end of
+    this month (deregistration); ``position_changes``: from the month of each date the dog
+    has this position in the household (another dog arrived or left; domain.md §6);
+    ``from_year``: assess from January of this year (the yearly run) instead of the start.
+    Months with the same rate and reduction form one period, summed exactly and rounded once.
+    """
     if intake_date > notice_date:
         raise InvalidAssessment(
             f"Das Aufnahmedatum {_fmt_date(intake_date)} liegt nach dem Bescheiddatum "
@@ -395,11 +414,33 @@ def assess(
             f"reduction_percent must lie between 0 and 100."
         )
     applied_reduction = Decimal(0) if dangerous else reduction
-    factor = HUNDRED - applied_reduction  # in percent, divided once below
 
     start = liability_start(intake_date)
-    last_year = max(notice_date.year, start.year)
-    position = dogs_already_kept + 1
+    if from_year is not None and start < date(from_year, 1, 1):
+        start = date(from_year, 1, 1)
+    last_year = max(notice_date.year, start.year) if from_year is None else start.year
+    last_month_date = date(last_year, 12, 1)
+    if end_date is not None:
+        if end_date < intake_date:
+            raise InvalidAssessment(
+                f"Das Ende der Haltung {_fmt_date(end_date)} liegt vor der Aufnahme "
+                f"{_fmt_date(intake_date)}. / The end date lies before the intake date."
+            )
+        last_month_date = _month_start(end_date)
+        last_year = end_date.year
+    changes = sorted((_month_start(d), p) for d, p in position_changes)
+
+    def position_in(month: date) -> int:
+        position = dogs_already_kept + 1
+        for since, p in changes:
+            if since <= month:
+                position = p
+        return position
+
+    def reduced_in(month: date) -> Decimal:
+        if applied_reduction and (reduction_until is None or month <= reduction_until):
+            return applied_reduction
+        return Decimal(0)
 
     periods: list[Period] = []
     used_tables: dict[int, RateTable] = {}
@@ -414,35 +455,57 @@ def assess(
             )
         used_tables[year] = table
         first_month = start.month if year == start.year else 1
-        months = 12 - first_month + 1
-        annual = table.dangerous_rate if dangerous else table.rate_for(position)
-        # Exact sum, one division, one rounding: months × annual / 12 × (100 − r) / 100.
-        amount = _money(Decimal(months) * annual * factor / (TWELVE * HUNDRED))
-        periods.append(Period(year, first_month, 12, months, annual, amount))
+        last_month = last_month_date.month if year == last_year else 12
+        segment: list[int] = []
+        key = None
+        for month in range(first_month, last_month + 1):
+            day = date(year, month, 1)
+            annual = table.dangerous_rate if dangerous else table.rate_for(position_in(day))
+            month_key = (annual, reduced_in(day))
+            if key is not None and month_key != key:
+                periods.append(_period(year, segment, *key))
+                segment = []
+            key = month_key
+            segment.append(month)
+        if segment:
+            periods.append(_period(year, segment, *key))
 
     total = sum((p.amount for p in periods), Decimal("0.00"))
     last_table = used_tables[last_year]
-    last_annual = periods[-1].annual_rate
-    yearly_next = _money(last_annual * factor / HUNDRED)
+    last_position = position_in(last_month_date)
+    if end_date is not None:
+        yearly_next = Decimal("0.00")
+    else:
+        next_annual = last_table.dangerous_rate if dangerous else last_table.rate_for(last_position)
+        yearly_next = _money(
+            sum(
+                (
+                    next_annual * (HUNDRED - reduced_in(date(last_year + 1, m, 1)))
+                    for m in range(1, 13)
+                ),
+                Decimal(0),
+            )
+            / (TWELVE * HUNDRED)
+        )
 
     moved_to = add_months(notice_date, 1)
     deferred = False
     due: dict[date, Decimal] = {}
+    per_year: dict[int, tuple[date, Decimal]] = {}
+    for period in periods:
+        first, amount = per_year.get(period.year, (period.start_date, Decimal("0.00")))
+        per_year[period.year] = (min(first, period.start_date), amount + period.amount)
     if annual_payment:
         due[moved_to] = total
     else:
-        for period in periods:
-            dates = [
-                d
-                for d in used_tables[period.year].due_dates_in(period.year)
-                if d >= period.start_date
-            ]
+        for year, (first, amount) in sorted(per_year.items()):
+            dates = [d for d in used_tables[year].due_dates_in(year) if d >= first]
             if not dates:
                 # No regular due date left in that year: due with the moved instalments.
-                due[moved_to] = due.get(moved_to, Decimal("0.00")) + period.amount
-                deferred = deferred or period.amount > 0
+                due[moved_to] = due.get(moved_to, Decimal("0.00")) + amount
+                deferred = deferred or amount > 0
                 continue
-            for day, part in zip(dates, _split(period.amount, len(dates)), strict=True):
+            for day, part in zip(dates, _split(amount, len(dates)), strict=True):
                 # A due date on or before the notice date cannot be met any more.
                 target = moved_to if day <= notice_date else day
                 deferred = deferred or (target != day and part > 0)
@@ -458,10 +521,18 @@ def assess(
         yearly_amount_next_year=yearly_next,
         dangerous=dangerous,
         reduction_percent=applied_reduction,
-        rate_basis=rate_basis_text(last_table.model, position, len(last_table.rates), dangerous),
+        rate_basis=rate_basis_text(
+            last_table.model, last_position, len(last_table.rates), dangerous
+        ),
         intake_date=intake_date,
         notice_date=notice_date,
         annual_payment=annual_payment,
         deferred_due_date=moved_to if deferred else None,
         rate_tables={y: t.to_dict() for y, t in used_tables.items()},
     )
+
+
+def _period(year: int, months: list[int], annual: Decimal, reduction: Decimal) -> Period:
+    """Months with one rate: exact sum, one division, one rounding."""
+    amount = _money(Decimal(len(months)) * annual * (HUNDRED - reduction) / (TWELVE * HUNDRED))
+    return Period(year, months[0], months[-1], len(months), annual, amount, reduction)

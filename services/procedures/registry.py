@@ -42,6 +42,9 @@ class ProcedureMeta(BaseModel):
     workflow: str
     module: str
     notices: dict[str, NoticeTemplate]
+    # Marks this procedure's case numbers when several procedures share the municipality's
+    # prefix (HST-AB-2026-000001); the first procedure of a prefix has none (HST-2026-000001).
+    reference_code: str | None = Field(default=None, pattern=r"^[A-Z]{1,4}$")
 
     _t = field_validator("summary", mode="before")(_text)
 
@@ -58,6 +61,7 @@ class Procedure:
     workflow: WorkflowDefinition
     notices: dict[str, NoticeTemplate]
     module: ModuleType  # procedure-specific rules: facts(), issue_notice(), ...
+    reference_code: str | None = None  # case numbers: HST-<code>-2026-000001
 
     def notice(self, kind: str) -> NoticeTemplate:
         return self.notices[kind]
@@ -98,12 +102,16 @@ def _load(path) -> Procedure:
         workflow=workflow,
         notices=dict(meta.notices),
         module=module,
+        reference_code=meta.reference_code,
     )
 
 
 @cache
 def _builtin() -> dict[str, Procedure]:
     procedures = [_load(path) for path in sorted(DEFINITIONS.glob("*.yaml"))]
+    codes = [p.reference_code for p in procedures]
+    if len(set(codes)) != len(codes):  # case numbers are unique per municipality
+        raise ProcedureDefinitionError(f"procedures share a reference_code: {codes}")
     return {p.id: p for p in procedures}
 
 

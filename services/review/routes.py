@@ -116,6 +116,26 @@ def release(request: Request, reference: str, staff: CurrentStaff, db: SessionDe
     return RedirectResponse(f"/office/cases/{reference}", status_code=303)
 
 
+@router.post("/cases/{reference}/replace-tag")
+def replace_tag(
+    request: Request,
+    reference: str,
+    staff: CurrentStaff,
+    db: SessionDep,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    try:
+        dog = service.replace_tag(db, staff, reference, reason)
+    except DomainError as exc:
+        db.rollback()
+        return _case_page(
+            request, db, staff, reference, error=exc.message.de, status_code=exc.status
+        )
+    db.commit()
+    request.session["flash"] = f"Ersatzmarke Nr. {dog.tag_number} ausgegeben."
+    return RedirectResponse(f"/office/cases/{reference}", status_code=303)
+
+
 def _back(back: str, reference: str) -> str:
     """Return to the queue page the clerk came from (same-site paths only)."""
     return (
@@ -149,6 +169,8 @@ def _case_page(
         status_code=status_code,
         staff=staff,
         view=view,
+        deciding=service.DECIDING,
+        decides_reduction=view.procedure.module.facts(view.case.answers).get("decides_reduction"),
         states=view.procedure.workflow.states,
         diagram=render_svg(
             view.procedure.workflow,
@@ -172,6 +194,8 @@ def transition(
     settings: SettingsDep,
     comment: Annotated[str, Form(max_length=4000)] = "",
     reply_by: Annotated[str, Form(max_length=10)] = "",
+    reduction: Annotated[str, Form(max_length=10)] = "",
+    reduction_reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
         case = service.transition(
@@ -184,6 +208,8 @@ def transition(
             reply_by=_date_or_none(reply_by),
             links=service.Links(settings.base_url, settings.secret_key),
             reply_days=settings.reply_days,
+            reduction=reduction,
+            reduction_reason=reduction_reason,
         )
     except (DomainError, TransitionRefused) as exc:
         # Nothing changed: show the fresh case with the reason, so the clerk can decide anew.

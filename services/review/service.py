@@ -14,7 +14,7 @@ from services.accounts.models import StaffUser
 from services.audit import service as audit
 from services.audit.models import CaseEvent
 from services.cases import lifecycle
-from services.cases.models import Case, Document
+from services.cases.models import Case, Document, RegisteredDog
 from services.cases.service import status_url
 from services.errors import CaseNotFound, Conflict, DomainError, Forbidden, NotFound
 from services.mail import service as mail
@@ -63,6 +63,7 @@ class CaseView:
     uploads: list[Upload]
     colleagues: list[StaffUser]
     remaining_days: int | None
+    register: RegisteredDog | None  # the dog register entry once a notice was issued
 
 
 def view_case(db: Session, staff: StaffUser, reference: str, record: bool = True) -> CaseView:
@@ -98,7 +99,29 @@ def view_case(db: Session, staff: StaffUser, reference: str, record: bool = True
         uploads=uploads.for_case(db, case.id),
         colleagues=colleagues(db, staff),
         remaining_days=lifecycle.remaining_days(case),
+        register=db.exec(select(RegisteredDog).where(RegisteredDog.case_id == case.id)).first(),
     )
+
+
+def replace_tag(db: Session, staff: StaffUser, reference: str, reason: str) -> RegisteredDog:
+    """A replacement for a lost tag (clerks), recorded in the register and the audit log."""
+    case = case_for_staff(db, staff, reference)
+    if "clerk" not in staff.roles:
+        raise Forbidden(
+            Text(
+                de="Nur Sachbearbeitung kann Ersatzmarken ausgeben.",
+                en="Only clerks can issue replacement tags.",
+            )
+        )
+    if not reason.strip():
+        raise CommentRequired(
+            Text(
+                de="Bitte geben Sie den Grund an (z. B. Verlust gemeldet am …).",
+                en="Give the reason (e.g. loss reported on …).",
+            )
+        )
+    module = get(case.procedure_id, case.procedure_version).module
+    return module.replace_tag(db, case, staff, reason.strip()[:500])
 
 
 def colleagues(db: Session, staff: StaffUser) -> list[StaffUser]:
@@ -264,6 +287,31 @@ class CommentRequired(DomainError):
     status = 422
 
 
+# Transitions that decide the application and so must decide a requested reduction too.
+DECIDING = ("approve", "propose_approval")
+
+
+def _reduction_decision(choice: str, reason: str) -> dict:
+    if choice not in ("grant", "refuse"):
+        raise CommentRequired(
+            Text(
+                de="Bitte entscheiden Sie über die beantragte Ermäßigung oder Befreiung "
+                "(gewähren oder ablehnen).",
+                en="Decide on the requested reduction or exemption (grant or refuse).",
+            )
+        )
+    reason = reason.strip()
+    if choice == "refuse" and not reason:
+        raise CommentRequired(
+            Text(
+                de="Bitte begründen Sie, warum die Ermäßigung abgelehnt wird; die Begründung "
+                "steht im Bescheid.",
+                en="Give the reason for refusing the reduction; it appears in the notice.",
+            )
+        )
+    return {"granted": choice == "grant", "reason": reason[:2000]}
+
+
 @dataclass(frozen=True)
 class Links:
     """What effects need to write links into mails."""
@@ -289,6 +337,8 @@ def transition(
     reply_by: date | None = None,
     links: Links | None = None,
     reply_days: int = 14,
+    reduction: str = "",
+    reduction_reason: str = "",
 ) -> Case:
     """Perform one workflow transition for a staff member, with audit event and effects, in
     the caller's transaction (ADR 0003)."""
@@ -305,7 +355,9 @@ def transition(
                 en=f"'{t.label.get('en')}' needs a reason. Please enter it.",
             )
         )
-    data = {}
+    data: dict = {}
+    if t.name in DECIDING and proc.module.facts(case.answers).get("decides_reduction"):
+        data["reduction"] = _reduction_decision(reduction, reduction_reason)
     if t.name == "request_information":
         reply_by = reply_by or today_local() + timedelta(days=reply_days)
         if reply_by <= today_local():
@@ -398,4 +450,15 @@ def _notify_information_request(
     )
 
 
-EFFECTS = {"issue_notice": _issue_notice, "notify_information_request": _notify_information_request}
+def _issue_rejection_notice(
+    db: Session, case: Case, proc: Procedure, staff: StaffUser, ctx: EffectContext
+) -> None:
+    """Effect: the rejection notice with the clerk's reasons, for the status page."""
+    proc.module.issue_rejection_notice(db, case, staff, ctx.event.comment)
+
+
+EFFECTS = {
+    "issue_rejection_notice": _issue_rejection_notice,
+    "issue_notice": _issue_notice,
+    "notify_information_request": _notify_information_request,
+}

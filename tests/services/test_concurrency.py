@@ -83,3 +83,22 @@ def test_two_clerks_acting_at_once_exactly_one_wins(app, db, clerk, approver):
     case = db.exec(select(Case)).one()
     db.refresh(case)
     assert case.state == "completeness_check" and case.version == 2
+
+
+def test_simultaneous_approvals_get_distinct_tag_numbers(app, db, clerk, approver, case_factory):
+    from services.cases.models import RegisteredDog
+
+    engine = app.state.engine
+    cases = [case_factory("in_review", name=f"Halter{i}, Eva") for i in range(4)]
+
+    def approve(pair) -> str:
+        staff, case = pair
+        with unit_of_work(engine) as s:
+            review.transition(s, s.merge(staff), case.reference, "approve", "", case.version)
+        return case.reference
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = list(pool.map(approve, zip([clerk, approver] * 2, cases, strict=True)))
+    assert sorted(done) == sorted(c.reference for c in cases)
+    tags = [d.tag_number for d in db.exec(select(RegisteredDog)).all()]
+    assert len(tags) == 4 and len(set(tags)) == 4

@@ -26,7 +26,7 @@ from workflow import (
 
 WF = load_workflow(
     Path(workflow.__file__).parent / "definitions" / "dog_registration.yaml",
-    known_effects={"issue_notice", "notify_information_request"},
+    known_effects={"issue_notice", "issue_rejection_notice", "notify_information_request"},
 )
 STATES = [
     "submitted",

@@ -65,7 +65,9 @@ def test_base_workflow_is_accepted():
 
 
 def test_real_workflow_loads_with_its_effects():
-    wf = load_workflow(REAL, known_effects={"issue_notice", "notify_information_request"})
+    wf = load_workflow(
+        REAL, known_effects={"issue_notice", "issue_rejection_notice", "notify_information_request"}
+    )
     assert wf.id == "dog_registration" and wf.initial == "submitted"
 
 

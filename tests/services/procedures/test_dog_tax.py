@@ -477,3 +477,105 @@ def test_assessment_to_dict_is_json_and_round_trips() -> None:
     assert data["next_year"] == 2027
     assert result.years_label == "2025 und 2026"
     assert Assessment.from_dict(json.loads(text)) == result
+
+
+# --- household changes, time-limited reductions, deregistration, yearly run ---------------
+# (the engine's later options; each computation worked out by hand from domain.md §6)
+
+
+def test_example_2_first_dog_changes_rate_when_the_second_arrives():
+    # First dog kept since 2024 (position 1). A second dog taken in on 3 March starts in
+    # April, so from April the first dog is one of two: Jan–Mar 3 × 36/12 = 9.00 and
+    # Apr–Dec 9 × 48/12 = 36.00, together 45.00 (+9.00 against 36.00 for the year).
+    a = assess(
+        HERZBERG,
+        intake_date=date(2025, 12, 1),
+        notice_date=date(2026, 3, 20),
+        dangerous=False,
+        from_year=2026,
+        position_changes=[(date(2026, 4, 1), 2)],
+    )
+    assert [(p.first_month, p.last_month, p.annual_rate, p.amount) for p in a.periods] == [
+        (1, 3, D("36.00"), D("9.00")),
+        (4, 12, D("48.00"), D("36.00")),
+    ]
+    assert a.total == D("45.00")
+    assert a.yearly_amount_next_year == D("48.00")  # from 2027 one of two dogs
+
+
+def test_example_5_shelter_reduction_for_36_months_over_four_years():
+    # Half rate for 36 months from the start of liability (February 2026):
+    # 2026 Feb–Dec 11 × 3.00 × 50 % = 16.50; 2027 and 2028 12 × 1.50 = 18.00 each;
+    # 2029 only January is reduced: 1 × 1.50 + 11 × 3.00 = 34.50.
+    tables = {y: herzberg(y) for y in range(2026, 2030)}
+    totals = {}
+    for year in range(2026, 2030):
+        a = assess(
+            tables,
+            intake_date=date(2026, 1, 20),
+            notice_date=date(year, 12, 31),
+            dangerous=False,
+            reduction_percent=D(50),
+            reduction_until=date(2029, 1, 1),
+            from_year=year,
+        )
+        totals[year] = a.total
+    assert totals == {2026: D("16.50"), 2027: D("18.00"), 2028: D("18.00"), 2029: D("34.50")}
+
+
+def test_reduction_ending_next_year_is_reflected_in_the_yearly_amount():
+    # Reduction through January 2027: next year's amount is 1 × 1.50 + 11 × 3.00 = 34.50.
+    a = assess(
+        HERZBERG,
+        intake_date=date(2026, 1, 20),
+        notice_date=date(2026, 3, 1),
+        dangerous=False,
+        reduction_percent=D(50),
+        reduction_until=date(2027, 1, 1),
+    )
+    assert a.total == D("16.50") and a.yearly_amount_next_year == D("34.50")
+
+
+def test_full_exemption_is_zero_and_nothing_is_due():
+    # Assistance dog, 100 % exempt: Jun–Dec 7 × 3.00 × 0 % = 0.00; no instalments.
+    a = assess(
+        HERZBERG,
+        intake_date=date(2026, 5, 14),
+        notice_date=date(2026, 6, 9),
+        dangerous=False,
+        reduction_percent=D(100),
+    )
+    assert a.total == D("0.00") and a.instalments == [] and a.yearly_amount_next_year == D("0.00")
+
+
+def test_deregistration_ends_liability_with_the_month_of_the_event():
+    # Registered from June, died on 10 September: liable Jun–Sep, 4 × 3.00 = 12.00.
+    a = assess(
+        HERZBERG,
+        intake_date=date(2026, 5, 14),
+        notice_date=date(2026, 9, 20),
+        dangerous=False,
+        end_date=date(2026, 9, 10),
+    )
+    assert [(p.first_month, p.last_month) for p in a.periods] == [(6, 9)]
+    assert a.total == D("12.00") and a.yearly_amount_next_year == D("0.00")
+
+
+def test_yearly_run_assesses_the_whole_year_from_january():
+    # A dog kept since 2025, assessed for 2027 at the 2027 rate table (say 40 €):
+    # 12 × 40/12 = 40.00, four quarters of 10.00.
+    t2027 = RateTable(2027, "by_count", (D(40), D(52), D(64)), D(200))
+    a = assess(
+        {2027: t2027},
+        intake_date=date(2025, 3, 3),
+        notice_date=date(2027, 1, 10),
+        dangerous=False,
+        from_year=2027,
+    )
+    assert a.total == D("40.00")
+    assert [(i.due_date, i.amount) for i in a.instalments] == [
+        (date(2027, 2, 15), D("10.00")),
+        (date(2027, 5, 15), D("10.00")),
+        (date(2027, 8, 15), D("10.00")),
+        (date(2027, 11, 15), D("10.00")),
+    ]
