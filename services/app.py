@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts.routes import router as accounts_router
+from services.annual.routes import router as runs_router
 from services.api.routes import router as api_router
 from services.cases.routes import lang_router, status_router
 from services.cases.routes import router as portal_router
@@ -212,5 +213,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lang_router)
     app.include_router(accounts_router)
     app.include_router(office_router)
+    app.include_router(runs_router)
     app.include_router(portal_router)  # last: its /{municipality}/{procedure} paths are broad
     return app

@@ -475,8 +475,8 @@ async def withdraw(request: Request, token: str, db: SessionDep) -> Response:
     service.withdraw(db, token, str(form.get("reason") or ""))
     db.commit()
     request.session["flash"] = {
-        "de": "Sie haben Ihre Anmeldung zurückgezogen.",
-        "en": "You have withdrawn your registration.",
+        "de": "Sie haben Ihren Antrag zurückgezogen.",
+        "en": "You have withdrawn your application.",
     }
     return RedirectResponse(f"/status/{token}", status_code=303)
 

@@ -24,12 +24,10 @@ Rules (shared/domain.md sections 2 and 6; the open points are Amtsweg's choice):
 from __future__ import annotations
 
 import calendar
-import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +38,6 @@ from forms.model import Text
 from forms.summary import display
 from services.accounts.models import StaffUser
 from services.cases.models import Case, Document, RegisteredDog
-from services.documents.render import render_pdf
 from services.errors import ConfigurationMissing, DomainError
 from services.municipalities.models import Municipality
 from services.municipalities.service import rate_tables
@@ -323,34 +320,6 @@ def settle(
 # --------------------------------------------------------------------------- database helpers
 
 
-def household_positions(
-    db: Session, dog: RegisteredDog, year: int, model: str
-) -> list[tuple[date, int]]:
-    """The dog's position in the keeper's household for every month of ``year``, from the
-    register: 1 + the keeper's other non-dangerous dogs liable that month (model ``by_order``:
-    only those that started before this dog). Dangerous dogs do not count (demo rule)."""
-    others = db.exec(
-        select(RegisteredDog).where(
-            RegisteredDog.municipality_id == dog.municipality_id,
-            RegisteredDog.owner_key == dog.owner_key,
-            RegisteredDog.id != dog.id,
-            RegisteredDog.dangerous == False,  # noqa: E712
-        )
-    ).all()
-    positions = []
-    for month in range(1, 13):
-        first = date(year, month, 1)
-        count = sum(
-            1
-            for o in others
-            if date.fromisoformat(o.liable_from) <= first
-            and (o.liable_until is None or date.fromisoformat(o.liable_until) >= first)
-            and (model == "by_count" or (o.liable_from, o.id) < (dog.liable_from, dog.id))
-        )
-        positions.append((first, 1 + count))
-    return positions
-
-
 def last_notice(db: Session, case_id: int) -> Document | None:
     """The newest notice of the registration case that carries an assessment."""
     docs = db.exec(
@@ -451,7 +420,9 @@ def issue_notice(
     )
     end_table = tables.get(end.liable_until.year)
     positions = (
-        household_positions(db, dog, end.liable_until.year, end_table.model) if end_table else []
+        registration.household_positions(db, dog, end.liable_until.year, end_table.model)
+        if end_table
+        else []
     )
     try:
         settlement = settle(
@@ -567,31 +538,18 @@ def issue_notice(
         "settlement": settlement.to_dict(),
         "assessment": settlement.assessment.to_dict() if settlement.assessment else None,
         "rate_tables": {str(y): t for y, t in used_tables.items()},
-        "template": {"name": notice.template, "version": notice.version},
     }
-    pdf = render_pdf(
-        notice.template,
-        context,
-        title=f"Abmeldebescheid Hundesteuer {case.reference}",
-        author=m.name,
-        subject=f"Abmeldung des Hundes {dog.dog_name} und Hundesteuer {settlement.years_label}",
-        attachments=[
-            (
-                "abmeldebescheid.json",
-                json.dumps(embedded, ensure_ascii=False, indent=2).encode(),
-                "Vorgangs- und Berechnungsdaten (maschinenlesbar)",
-            )
-        ],
-    )
-    doc = Document(
-        case_id=case.id,
-        municipality_id=m.id,
+    doc = registration.store_notice(
+        db,
+        case,
+        m,
         kind="notice",
-        filename=f"Abmeldebescheid-{case.reference}.pdf",
-        size=len(pdf),
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        template=notice.template,
-        template_version=notice.version,
+        notice=notice,
+        context=context,
+        title="Abmeldebescheid Hundesteuer",
+        subject=f"Abmeldung des Hundes {dog.dog_name} und Hundesteuer {settlement.years_label}",
+        filename="Abmeldebescheid",
+        embedded=embedded,
         meta={
             "tag_number": dog.tag_number,
             "registered_dog_id": dog.id,
@@ -604,15 +562,50 @@ def issue_notice(
             "refund": str(settlement.refund),
             "balance_due": str(settlement.balance_due),
             "due_date": settlement.due_date.isoformat() if settlement.due_date else None,
-            "template": {"name": notice.template, "version": notice.version},
-            "template_version": notice.version,
             "rate_tables": {str(y): t for y, t in used_tables.items()},
             "settlement": settlement.to_dict(),
         },
-        content=pdf,
     )
-    db.add(doc)
     dog.liable_until = end.liable_until.isoformat()
     db.add(dog)
     db.flush()
+    _change_notices_for_the_others(db, dog, case, staff, end.liable_until, notice_date)
     return doc
+
+
+def _change_notices_for_the_others(
+    db: Session, dog: RegisteredDog, case: Case, staff, liable_until: date, notice_date: date
+) -> None:
+    """The keeper's other dogs move down a rate from the month after this dog's last month
+    (domain.md §6: household changes; they get change notices). A change that starts in a
+    later year is left to that year's annual notices."""
+    since = liable_until + timedelta(days=1)
+    if since.year != notice_date.year:
+        return
+    others = [
+        o
+        for o in db.exec(
+            select(RegisteredDog)
+            .where(
+                RegisteredDog.municipality_id == dog.municipality_id,
+                RegisteredDog.owner_key == dog.owner_key,
+                RegisteredDog.id != dog.id,
+                RegisteredDog.liable_until == None,  # noqa: E711
+                RegisteredDog.dangerous == False,  # noqa: E712
+            )
+            .order_by(RegisteredDog.id)
+        ).all()
+        if date.fromisoformat(o.liable_from) < since
+    ]
+    if dog.dangerous or not others:
+        return
+    for other in others:
+        registration.issue_change_notice(
+            db,
+            other,
+            staff,
+            since=since,
+            cause=case,
+            cause_left=True,
+            notice_date=notice_date,
+        )

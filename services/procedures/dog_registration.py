@@ -357,9 +357,9 @@ def issue_notice(
                 db,
                 other,
                 staff,
-                arrived=assessment.start_date,
-                position=len(kept) + 1,
+                since=assessment.start_date,
                 cause=case,
+                cause_left=False,
                 notice_date=notice_date,
             )
     return doc
@@ -370,20 +370,22 @@ def issue_change_notice(
     dog: RegisteredDog,
     staff: StaffUser,
     *,
-    arrived: date,
-    position: int,
+    since: date,
     cause: Case,
+    cause_left: bool,
     notice_date: date,
 ) -> Document | None:
-    """Änderungsbescheid: another dog of the keeper changes this dog's rate from the month
-    ``arrived`` (by number of dogs). Nothing is issued if the amount does not change."""
+    """Änderungsbescheid: another dog of the keeper arrived or left (``cause``), so from the
+    month ``since`` this dog's rate changes (by number of dogs). The year is recomputed month
+    by month from the register; nothing is issued if the amount does not change."""
     case = db.get(Case, dog.case_id)
     m = db.get(Municipality, case.municipality_id)
     _, tables = _tables(db, m)
-    year = arrived.year
+    year = since.year
     table = tables.get(year)
     if table is None or table.model != "by_count":
         return None  # by order: later dogs take the next rate; earlier dogs keep theirs
+    positions = household_positions(db, dog, year, table.model)
     previous = _last_notice(db, case)
     old = Decimal(0)
     for p in (previous.meta.get("assessment") or {}).get("periods", []) if previous else []:
@@ -401,10 +403,9 @@ def issue_change_notice(
         intake_date=date.fromisoformat(dog.liable_from) - timedelta(days=1),
         notice_date=notice_date,
         dangerous=dog.dangerous,
-        dogs_already_kept=position - 2,
         annual_payment=a.get("payment_interval") == "annual",
         reduction_percent=percent,
-        position_changes=[(arrived, position)],
+        position_changes=positions,
         from_year=year,
     )
     if new.total == old:
@@ -419,9 +420,10 @@ def issue_change_notice(
         "previous": {"date": previous.created_at.date() if previous else None, "amount": old},
         "difference": difference,
         "difference_due": add_months(notice_date, 1),
-        "position": position,
-        "arrived": arrived,
+        "position": dict(positions)[since.replace(day=1)],
+        "arrived": since,
         "cause_dog": cause.answers.get("dog_name", ""),
+        "cause_left": cause_left,
     }
     proc = get(case.procedure_id, case.procedure_version)
     doc = store_notice(
@@ -463,6 +465,34 @@ def issue_change_notice(
         data={"document_id": doc.id, "difference": str(difference), "cause_case": cause.reference},
     )
     return doc
+
+
+def household_positions(
+    db: Session, dog: RegisteredDog, year: int, model: str
+) -> list[tuple[date, int]]:
+    """The dog's position in the keeper's household for every month of ``year``, from the
+    register: 1 + the keeper's other non-dangerous dogs liable that month (model ``by_order``:
+    only those that started before this dog). Dangerous dogs do not count (demo rule)."""
+    others = db.exec(
+        select(RegisteredDog).where(
+            RegisteredDog.municipality_id == dog.municipality_id,
+            RegisteredDog.owner_key == dog.owner_key,
+            RegisteredDog.id != dog.id,
+            RegisteredDog.dangerous == False,  # noqa: E712
+        )
+    ).all()
+    positions = []
+    for month in range(1, 13):
+        first = date(year, month, 1)
+        count = sum(
+            1
+            for o in others
+            if date.fromisoformat(o.liable_from) <= first
+            and (o.liable_until is None or date.fromisoformat(o.liable_until) >= first)
+            and (model == "by_count" or (o.liable_from, o.id) < (dog.liable_from, dog.id))
+        )
+        positions.append((first, 1 + count))
+    return positions
 
 
 def _last_notice(db: Session, case: Case) -> Document | None:

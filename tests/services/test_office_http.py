@@ -337,7 +337,7 @@ def test_citizen_withdraws_before_the_decision(client, db, clerk):
     confirmation = file_registration(client)
     status = status_path(confirmation.text)
     page = client.get(status)
-    assert "Anmeldung zurückziehen" in page.text
+    assert "Antrag zurückziehen" in page.text
     form = client.get(f"{status}/withdraw")
     r = client.post(
         f"{status}/withdraw",
@@ -346,7 +346,7 @@ def test_citizen_withdraws_before_the_decision(client, db, clerk):
     assert r.status_code == 200 and "Zurückgezogen" in r.text
     case = db.exec(select(Case)).one()
     assert case.state == "withdrawn" and not case.is_open
-    assert "Anmeldung zurückziehen" not in client.get(status).text
+    assert "Antrag zurückziehen" not in client.get(status).text
     r = client.post(f"{status}/withdraw", data={"csrf_token": csrf_of(form.text)})
     assert r.status_code == 409 and "kann nicht mehr zurückgezogen werden" in r.text
 

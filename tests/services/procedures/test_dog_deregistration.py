@@ -19,10 +19,10 @@ from sqlmodel import select
 from services.cases.models import Case, Document, RegisteredDog
 from services.procedures.dog_deregistration import (
     end_of_liability,
-    household_positions,
     normalise_tag,
     settle,
 )
+from services.procedures.dog_registration import household_positions
 from services.procedures.dog_tax import RateTable, assess
 from services.timeutil import today_local
 from tests.conftest import (
@@ -462,7 +462,8 @@ def test_deregistration_end_to_end_refunds_and_frees_the_chip(client, db, clerk)
     refund = D(reg_notice.meta["total"]) - D("12.00")
     assert notice.meta["refund"] == str(refund) and notice.meta["balance_due"] == "0.00"
     assert notice.meta["template_version"] == 1
-    assert notice.meta["template"] == {"name": "dog_deregistration_notice.html", "version": 1}
+    assert notice.meta["template"] == "dog_deregistration_notice.html"
+    assert notice.meta["template_version"] == notice.template_version == 1
     assert notice.meta["rate_tables"]["2026"]["rates"] == ["36.00", "48.00", "60.00"]
     assert notice.template == "dog_deregistration_notice.html" and notice.template_version == 1
 
@@ -548,3 +549,37 @@ def test_required_evidence_and_identification_are_enforced(client, municipality)
         files=[("evidence_vet", ("tierarzt.pdf", PDF, "application/pdf"))],
     )
     assert r.status_code == 200
+
+
+def test_when_one_of_two_dogs_leaves_the_other_gets_a_change_notice(client, db, clerk):
+    # Bello from June (21.00 for 2026 as the only dog), Luna from September: Bello becomes
+    # one of two (change notice: 9.00 + 4 × 4.00 = 25.00). Luna dies on 10 October: from
+    # November Bello is alone again: Jun–Aug 3 × 3.00 + Sep–Oct 2 × 4.00 + Nov–Dec 2 × 3.00
+    # = 9.00 + 8.00 + 6.00 = 23.00, so a second change notice refunds 2.00.
+    bello = register_and_approve(client, db)
+    client.cookies.clear()
+    luna_ref = reference_of(
+        file_registration(
+            client,
+            answers(chip_number="276 0981 0000 9999", dog_name="Luna", intake_date="03.08.2026"),
+        ).text
+    )
+    login(client, "clerk")
+    to_review(client, luna_ref)
+    act(client, luna_ref, "approve")
+    luna = db.exec(select(RegisteredDog).where(RegisteredDog.dog_name == "Luna")).one()
+    confirmation = file_deregistration(
+        client, deregistration(tag_number=luna.tag_number, dog_name="Luna", event_date="10.10.2026")
+    )
+    reference = dereg_reference(confirmation.text)
+    to_review(client, reference)
+    assert act(client, reference, "approve").status_code == 200
+    changes = db.exec(
+        select(Document)
+        .where(Document.case_id == bello.case_id, Document.kind == "change_notice")
+        .order_by(Document.id)
+    ).all()
+    assert [c.meta["total"] for c in changes] == ["25.00", "23.00"]
+    assert changes[-1].meta["difference"] == "-2.00"
+    text = pdf_text(changes[-1].content)
+    assert "Erstattung" in text and "Abmeldung des Hundes „Luna“" in text
