@@ -14,6 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts.routes import router as accounts_router
+from services.admin.fim_routes import router as fim_router
+from services.admin.municipality_routes import router as admin_municipality_router
+from services.admin.procedure_routes import router as admin_procedures_router
+from services.admin.users_routes import router as admin_users_router
 from services.annual.routes import router as runs_router
 from services.api.routes import router as api_router
 from services.cases.routes import lang_router, status_router
@@ -24,8 +28,10 @@ from services.documents.render import warm_up
 from services.errors import DomainError
 from services.housekeeping import Housekeeper
 from services.mail.service import worker_from_settings
+from services.procedures import registry
 from services.review.routes import router as office_router
 from services.review.service import Links
+from services.statistics.routes import router as statistics_router
 from services.uploads.scanner import scanner_from_address
 from services.web.deps import NotLoggedIn, RedirectTo
 from services.web.i18n import pick
@@ -33,6 +39,19 @@ from services.web.templating import lang_of, render
 from workflow import TransitionRefused
 
 log = logging.getLogger("amtsweg")
+
+
+def seed_procedures(engine) -> None:
+    """First start: the repository's procedures become version 1 of every municipality."""
+    from sqlmodel import select
+
+    from services.db import unit_of_work
+    from services.municipalities.models import Municipality
+    from services.procedures.versions import seed_builtin
+
+    with unit_of_work(engine) as db:
+        for m in db.exec(select(Municipality)).all():
+            seed_builtin(db, m.id)
 
 
 def _wants_json(request: Request) -> bool:
@@ -50,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seconds = await run_in_threadpool(warm_up)
             log.info("PDF renderer warmed up in %.2f s", seconds)
             worker = worker_from_settings(app.state.engine, settings)
+            await run_in_threadpool(seed_procedures, app.state.engine)
             housekeeper = Housekeeper(
                 app.state.engine, Links(settings.base_url, settings.secret_key)
             )
@@ -73,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
+    registry.bind(app.state.engine)
     app.state.scanner = scanner_from_address(settings.clamd_address or None)
 
     app.add_middleware(
@@ -83,6 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.is_production,
         max_age=None,  # ends with the browser; staff sessions also time out when idle
     )
+
+    @app.middleware("http")
+    async def bind_database(request: Request, call_next):
+        registry.use_engine(app.state.engine)  # procedure versions come from this database
+        return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -213,6 +239,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lang_router)
     app.include_router(accounts_router)
     app.include_router(office_router)
+    app.include_router(fim_router)
+    app.include_router(admin_procedures_router)
+    app.include_router(statistics_router)
     app.include_router(runs_router)
+    app.include_router(admin_municipality_router)
+    app.include_router(admin_users_router)
     app.include_router(portal_router)  # last: its /{municipality}/{procedure} paths are broad
     return app

@@ -1,4 +1,4 @@
-"""The ``amtsweg`` command: serve, migrate, demo data, users, audit."""
+"""The ``amtsweg`` command: serve, migrate, demo data, users, audit, notices."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, select
 
+from services.annual.cli import notices_app
 from services.config import get_settings
 from services.db import make_engine, migrate, unit_of_work
 from services.mail.cli import mail_app
@@ -17,12 +18,15 @@ users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
 drafts_app = typer.Typer(help="Citizens' unfiled drafts.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention of closed cases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mail_app, name="mail")
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(cases_app, name="cases")
+app.add_typer(retention_app, name="retention")
+app.add_typer(notices_app, name="notices")
 console = Console()
 
 
@@ -129,13 +133,14 @@ def users_disable(username: str) -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check every case's hash chain and name the first broken event."""
+    """Check every case's and every municipality's admin hash chain; name the first broken
+    event of each."""
     from services.audit.service import verify
 
     with Session(make_engine(get_settings().database_url)) as db:
         checked, broken = verify(db)
     for b in broken:
-        console.print(f"[red]case {b.case_id}, event {b.seq}: {b.reason}[/red]")
+        console.print(f"[red]{b.label}: {b.reason}[/red]")
     console.print(f"{checked} events checked, {len(broken)} broken chain(s).")
     raise typer.Exit(1 if broken else 0)
 
@@ -161,3 +166,37 @@ def cases_remind() -> None:
         make_engine(settings.database_url), Links(settings.base_url, settings.secret_key)
     )
     console.print(f"{count} reminder(s) sent.")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what is due, change nothing."),
+    today: str = typer.Option("", help="Act as of this date (YYYY-MM-DD; default: today)."),
+) -> None:
+    """Delete evidence and anonymise closed cases whose retention periods have passed."""
+    from datetime import date
+
+    from services import retention
+    from services.timeutil import today_local
+
+    try:
+        as_of = date.fromisoformat(today) if today else today_local()
+    except ValueError:
+        console.print(f"[red]--today must be a date like 2031-01-31, not {today!r}.[/red]")
+        raise typer.Exit(2) from None
+    engine = make_engine(get_settings().database_url)
+    with unit_of_work(engine) as db:
+        report = retention.run(db, as_of, dry_run=dry_run)
+        if dry_run:
+            db.rollback()
+    title = f"Retention {as_of.isoformat()}" + (" (dry run: nothing changed)" if dry_run else "")
+    table = Table(title=title)
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    for label, count in report.rows():
+        table.add_row(label, str(count))
+    console.print(table)
+    if report.references:
+        shown = ", ".join(report.references[:20])
+        more = len(report.references) - 20
+        console.print(f"Anonymised: {shown}" + (f" and {more} more" if more > 0 else ""))

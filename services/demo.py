@@ -57,7 +57,7 @@ def herzberg(db: Session) -> Municipality:
             office_hours="Di 9–12 und 13–18 Uhr, Do 9–12 und 13–15 Uhr",
             bank_name="Sparkasse Elbe-Elster",
             # Demo values: a valid-format IBAN and creditor id, not the town's real account.
-            iban="DE31180510000000012345",
+            iban="DE54180510000000012345",
             bic="WELADED1EES",
             creditor_id="DE98ZZZ09999999999",
             case_prefix="HST",
@@ -87,7 +87,10 @@ def herzberg(db: Session) -> Municipality:
 
 def load(db: Session, password: str | None = None) -> list[DemoLogin]:
     """Create (or reset) the demo municipality and staff; returns the logins to print."""
+    from services.procedures.versions import seed_builtin
+
     m = herzberg(db)
+    seed_builtin(db, m.id)  # the repository's procedures as published version 1
     logins = []
     for username, name, roles, role_label in (
         ("sachbearbeitung", "Petra Schulze", ["clerk"], "Sachbearbeitung (clerk)"),

@@ -1,20 +1,26 @@
 """Import every table so SQLModel.metadata is complete (Alembic, tests)."""
 
 from services.accounts.models import StaffUser
-from services.audit.models import CaseEvent
+from services.annual.models import NoticeRun, NoticeRunItem
+from services.audit.models import AdminEvent, CaseEvent
 from services.cases.models import Case, Document, Draft, RegisteredDog, Sequence
 from services.mail.models import OutboxMessage
 from services.municipalities.models import DogTaxRateTable, Municipality
+from services.procedures.models import ProcedureVersion
 from services.uploads.models import Upload
 
 __all__ = [
+    "AdminEvent",
     "Case",
     "CaseEvent",
     "Document",
     "DogTaxRateTable",
     "Draft",
     "Municipality",
+    "NoticeRun",
+    "NoticeRunItem",
     "OutboxMessage",
+    "ProcedureVersion",
     "RegisteredDog",
     "Sequence",
     "StaffUser",

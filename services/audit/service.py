@@ -1,4 +1,5 @@
-"""Write and verify the hash-chained audit log."""
+"""Write and verify the hash-chained audit logs: one chain per case (CaseEvent) and one per
+municipality for administrative changes (AdminEvent)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from services.audit.models import CaseEvent
+from services.audit.models import AdminEvent, CaseEvent
 from services.timeutil import aware, utcnow
 
 GENESIS = "0" * 64
@@ -82,21 +83,102 @@ def history(db: Session, case_id: int, public_only: bool = False) -> list[CaseEv
     return list(db.exec(query.order_by(CaseEvent.seq)))
 
 
+# Keys never written to an admin event's before/after, whatever a caller passes.
+SECRET_KEYS = frozenset({"password", "password_hash", "new_password", "initial_password"})
+
+
+def _admin_hash(prev_hash: str, e: AdminEvent) -> str:
+    body = {
+        "municipality_id": e.municipality_id,
+        "seq": e.seq,
+        "at": aware(e.at).isoformat(timespec="microseconds"),
+        "actor_id": e.actor_id,
+        "actor_name": e.actor_name,
+        "action": e.action,
+        "target": e.target,
+        "before": e.before,
+        "after": e.after,
+    }
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _scrub(values: dict | None) -> dict:
+    """JSON-safe copy without secrets (passwords and their hashes are never logged)."""
+    clean = json.loads(json.dumps(values or {}, default=str))
+    return {k: v for k, v in clean.items() if k not in SECRET_KEYS}
+
+
+def record_admin(
+    db: Session,
+    *,
+    municipality_id: int,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    target: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AdminEvent:
+    """Append one administrative change to the municipality's chain (call inside the
+    transaction that made the change). ``before``/``after`` hold the changed fields only."""
+    last = db.exec(
+        select(AdminEvent)
+        .where(AdminEvent.municipality_id == municipality_id)
+        .order_by(AdminEvent.seq.desc())
+    ).first()
+    event = AdminEvent(
+        municipality_id=municipality_id,
+        seq=(last.seq + 1) if last else 1,
+        at=utcnow(),
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=action,
+        target=target,
+        before=_scrub(before),
+        after=_scrub(after),
+        prev_hash=last.hash if last else GENESIS,
+        hash="",
+    )
+    event.hash = _admin_hash(event.prev_hash, event)
+    db.add(event)
+    db.flush()
+    return event
+
+
+def admin_history(db: Session, municipality_id: int, limit: int = 50) -> list[AdminEvent]:
+    """The municipality's latest administrative changes, newest first."""
+    return list(
+        db.exec(
+            select(AdminEvent)
+            .where(AdminEvent.municipality_id == municipality_id)
+            .order_by(AdminEvent.seq.desc())
+            .limit(limit)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class BrokenChain:
-    case_id: int
+    case_id: int | None  # None for a municipality's admin chain
     seq: int
     reason: str
+    municipality_id: int | None = None  # set for admin chains
+
+    @property
+    def label(self) -> str:
+        if self.case_id is None:
+            return f"admin log of municipality {self.municipality_id}, event {self.seq}"
+        return f"case {self.case_id}, event {self.seq}"
 
 
-def verify(db: Session) -> tuple[int, list[BrokenChain]]:
-    """Check every case's chain; returns (events checked, first broken event per case)."""
+def _check_chain(events, key, hasher, make_broken) -> tuple[int, list[BrokenChain]]:
     broken: list[BrokenChain] = []
     checked = 0
-    prev_case, prev_hash, expected_seq, skip = None, GENESIS, 1, False
-    for e in db.exec(select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)):
-        if e.case_id != prev_case:
-            prev_case, prev_hash, expected_seq, skip = e.case_id, GENESIS, 1, False
+    prev_key, prev_hash, expected_seq, skip = object(), GENESIS, 1, False
+    for e in events:
+        if key(e) != prev_key:
+            prev_key, prev_hash, expected_seq, skip = key(e), GENESIS, 1, False
         checked += 1
         if skip:
             continue
@@ -105,10 +187,28 @@ def verify(db: Session) -> tuple[int, list[BrokenChain]]:
             reason = f"event {expected_seq} is missing"
         elif e.prev_hash != prev_hash:
             reason = "does not point to the previous event's hash"
-        elif e.hash != _content_hash(e.prev_hash, e):
+        elif e.hash != hasher(e.prev_hash, e):
             reason = "content does not match its hash (changed after writing)"
         if reason:
-            broken.append(BrokenChain(e.case_id, e.seq, reason))
+            broken.append(make_broken(e, reason))
             skip = True
         prev_hash, expected_seq = e.hash, e.seq + 1
     return checked, broken
+
+
+def verify(db: Session) -> tuple[int, list[BrokenChain]]:
+    """Check every case's chain and every municipality's admin chain; returns (events
+    checked, the first broken event per chain)."""
+    checked_cases, broken_cases = _check_chain(
+        db.exec(select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)),
+        lambda e: e.case_id,
+        _content_hash,
+        lambda e, reason: BrokenChain(e.case_id, e.seq, reason),
+    )
+    checked_admin, broken_admin = _check_chain(
+        db.exec(select(AdminEvent).order_by(AdminEvent.municipality_id, AdminEvent.seq)),
+        lambda e: e.municipality_id,
+        _admin_hash,
+        lambda e, reason: BrokenChain(None, e.seq, reason, municipality_id=e.municipality_id),
+    )
+    return checked_cases + checked_admin, broken_cases + broken_admin

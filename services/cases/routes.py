@@ -85,7 +85,7 @@ def accessibility(request: Request, mun: str, db: SessionDep) -> Response:
 @router.get("/{mun}/{proc_slug}")
 def start_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Response:
     m = municipalities.by_slug(db, mun)
-    proc = _procedure(proc_slug)
+    proc = registry.current(m.id, _procedure(proc_slug).id)
     draft = service.find_draft(db, _draft_token(request, mun, proc_slug), m.id)
     rates = municipalities.rate_tables(db, m.id)
     year = max(rates) if rates else None
@@ -105,7 +105,8 @@ def start(
     request: Request, mun: str, proc_slug: str, db: SessionDep, settings: SettingsDep
 ) -> Response:
     m = municipalities.by_slug(db, mun)
-    proc = _procedure(proc_slug)
+    # New filings use the newest published version; the draft keeps it to the end.
+    proc = registry.current(m.id, _procedure(proc_slug).id)
     _, token = service.start_draft(db, m, proc, settings.draft_retention_days)
     db.commit()
     _remember_draft(request, mun, proc_slug, token)
@@ -132,7 +133,7 @@ def resume(request: Request, mun: str, proc_slug: str, token: str, db: SessionDe
 
 def draft_procedure(draft) -> registry.Procedure:
     """A draft keeps the procedure version it was started with."""
-    return registry.get(draft.procedure_id, draft.procedure_version)
+    return registry.of(draft)
 
 
 def _open_draft(request: Request, db, mun: str, proc_slug: str):
@@ -366,7 +367,7 @@ def confirmation(
     filed = service.filed_case(db, m, _draft_token(request, mun, proc_slug), settings.secret_key)
     if filed is None:
         return RedirectResponse(f"/{mun}/{proc_slug}", status_code=303)
-    proc = registry.get(filed.case.procedure_id, filed.case.procedure_version)
+    proc = registry.of(filed.case)
     view = service.status(db, filed.status_token)
     receipt = next((d for d in view.documents if d.kind == "receipt"), None)
     email = filed.case.answers.get("email")
@@ -411,7 +412,7 @@ def _status_page(
 ) -> Response:
     lang = lang_of(request)
     view = service.status(db, token)
-    proc = registry.get(view.case.procedure_id, view.case.procedure_version)
+    proc = registry.of(view.case)
     state = proc.workflow.states[view.case.state]
     errors = errors or []
     return render(

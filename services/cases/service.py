@@ -24,7 +24,8 @@ from services.documents.receipt import render_receipt
 from services.errors import Conflict, DomainError, NotFound, StatusNotFound
 from services.mail import service as mail
 from services.municipalities.models import Municipality
-from services.procedures.registry import Procedure, get
+from services.municipalities.service import letterhead
+from services.procedures.registry import Procedure, of
 from services.timeutil import aware, today_local, utcnow
 from services.uploads import service as uploads
 from services.uploads.models import Upload
@@ -367,7 +368,7 @@ def submit(
     status_token = status_token_for(secret_key, draft.token_hash)
     if draft.case_id is not None:
         return Filed(db.get(Case, draft.case_id), status_token, False)
-    proc = get(draft.procedure_id, draft.procedure_version)
+    proc = of(draft)
     answers = {k: v for k, v in draft.answers.items() if not (proc_field_type(proc, k) == "file")}
     for step in proc.form.steps:
         answers.update(file_answers(db, draft, step))
@@ -457,7 +458,7 @@ def _store_receipt(
     a = case.answers
     pdf = render_receipt(
         {
-            "municipality": m.model_dump(),
+            "municipality": letterhead(m),
             "case": {
                 "reference": case.reference,
                 "file_number": case.file_number,
@@ -516,7 +517,7 @@ def send_resume_link(
     email = draft.answers.get("email")
     if not email:
         return None
-    proc = get(draft.procedure_id, draft.procedure_version)
+    proc = of(draft)
     subject, body = mail.render_mail(
         "resume_link",
         lang,
@@ -597,7 +598,7 @@ ANSWER_RULES = uploads.SlotRules(max_files=5)
 
 def _citizen_transition(db: Session, case: Case, name: str, refusal: Text):
     """The workflow step the citizen may take now, or a conflict with ``refusal``."""
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     try:
         t = check(
             proc.workflow,
@@ -691,7 +692,7 @@ def answer_information_request(
 
 
 def can_withdraw(case: Case) -> bool:
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     t = proc.workflow.transition("withdraw")
     return t is not None and case.state in t.from_
 

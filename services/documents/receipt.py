@@ -111,7 +111,10 @@ def receipt_data(context: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "document": "eingangsbestaetigung",
         "template_version": TEMPLATE_VERSION,
-        "municipality": _jsonable(dict(context["municipality"])),
+        # The letterhead logo is part of the letter's look, not of the filed data.
+        "municipality": _jsonable(
+            {k: v for k, v in dict(context["municipality"]).items() if k != "logo_uri"}
+        ),
         "case": {
             "reference": case["reference"],
             "file_number": case.get("file_number") or "",

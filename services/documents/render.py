@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_currency
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 from weasyprint import HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 
@@ -106,8 +107,9 @@ def percent_de(value: Decimal | str | int | None) -> str:
     return f"{text}\u00a0%"
 
 
-def _make_environment() -> Environment:
-    env = Environment(
+def _make_environment() -> SandboxedEnvironment:
+    # Sandboxed: notice templates are edited by administrators (procedure versions).
+    env = SandboxedEnvironment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=select_autoescape(["html", "htm", "xml"], default_for_string=True),
         undefined=StrictUndefined,
@@ -144,10 +146,17 @@ def tidy_block_whitespace(html: str) -> str:
 
 
 def render_html(
-    template_name: str, context: Mapping[str, Any], *, title: str = "", lang: str = "de"
+    template_name: str,
+    context: Mapping[str, Any],
+    *,
+    title: str = "",
+    lang: str = "de",
+    source: str | None = None,
 ) -> str:
-    """Render a template of ``templates/notices/`` to an HTML string."""
-    template = ENV.get_template(template_name)
+    """Render a template of ``templates/notices/`` to an HTML string; ``source`` is an
+    administrator's edited version of it (a procedure version's template), rendered in the
+    same sandboxed environment so it can extend ``letter_base.html``."""
+    template = ENV.from_string(source) if source else ENV.get_template(template_name)
     html = template.render({**context, "document_title": title, "document_lang": lang})
     return tidy_block_whitespace(html)
 
@@ -206,13 +215,15 @@ def render_pdf(
     subject: str = "",
     lang: str = "de",
     attachments: Iterable[tuple[str, bytes, str]] = (),
+    source: str | None = None,
 ) -> bytes:
-    """Render ``templates/notices/<template_name>`` with ``context`` to PDF/A-3a bytes.
+    """Render ``templates/notices/<template_name>`` (or an edited ``source`` of it) with
+    ``context`` to PDF/A-3a bytes.
 
     ``attachments`` are ``(filename, data, description)`` triples, embedded as PDF/A-3
     associated files (``/AF``; relationship ``Data`` for JSON/XML, else ``Supplement``).
     """
-    html = render_html(template_name, context, title=title, lang=lang)
+    html = render_html(template_name, context, title=title, lang=lang, source=source)
     return html_to_pdf(
         html, title=title, author=author, subject=subject, lang=lang, attachments=attachments
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.timeutil import TZ, utcnow
@@ -31,6 +31,12 @@ class Municipality(SQLModel, table=True):
     creditor_id: str = Field(default="", max_length=35)  # SEPA Gläubiger-ID
     case_prefix: str = Field(default="HST", max_length=8)  # Vorgangsnummer prefix
     file_number_pattern: str = Field(default="20.2-HSt-{seq:06d}/{year}", max_length=60)
+    # Letterhead logo (PNG or JPEG, at most 200 KB, type sniffed from the content). Left out
+    # of model_dump(): letters get it as a data: URI through municipalities.service.letterhead.
+    logo: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True), exclude=True
+    )
+    logo_media_type: str = Field(default="", max_length=20)
     created_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from sqlmodel import Session, select
 
 from forms.model import Text
@@ -29,3 +31,15 @@ def rate_tables(db: Session, municipality_id: int) -> dict[int, dict]:
         select(DogTaxRateTable).where(DogTaxRateTable.municipality_id == municipality_id)
     )
     return {r.year: r.data for r in rows}
+
+
+def logo_data_uri(m: Municipality) -> str:
+    """The letterhead logo as a data: URI for the letter's HTML ("" without a logo)."""
+    if not m.logo or m.logo_media_type not in ("image/png", "image/jpeg"):
+        return ""
+    return f"data:{m.logo_media_type};base64,{base64.b64encode(m.logo).decode('ascii')}"
+
+
+def letterhead(m: Municipality) -> dict:
+    """What letters show of the sender: the municipality's fields plus ``logo_uri``."""
+    return {**m.model_dump(), "logo_uri": logo_data_uri(m)}

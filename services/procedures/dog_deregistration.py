@@ -40,7 +40,7 @@ from services.accounts.models import StaffUser
 from services.cases.models import Case, Document, RegisteredDog
 from services.errors import ConfigurationMissing, DomainError
 from services.municipalities.models import Municipality
-from services.municipalities.service import rate_tables
+from services.municipalities.service import letterhead, rate_tables
 from services.procedures import dog_registration as registration
 from services.procedures.dog_tax import (
     Assessment,
@@ -51,7 +51,7 @@ from services.procedures.dog_tax import (
     assess,
     liability_start,
 )
-from services.procedures.registry import get
+from services.procedures.registry import of
 from services.timeutil import today_local
 
 ZERO = Decimal("0.00")
@@ -449,10 +449,10 @@ def issue_notice(
     except InvalidAssessment as exc:
         raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
 
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     notice = proc.notice("approval")
     form = proc.form
-    reg_form = get(reg_case.procedure_id, reg_case.procedure_version).form
+    reg_form = of(reg_case).form
     used_tables = settlement.assessment.rate_tables if settlement.assessment else {}
     refund_account = _refund_account(a, reg)
     register_entry = {
@@ -466,7 +466,7 @@ def issue_notice(
         "registration_case": reg_case.reference,
     }
     context = {
-        "municipality": m.model_dump(),
+        "municipality": letterhead(m),
         "case": {
             "reference": case.reference,
             "file_number": case.file_number,

@@ -21,7 +21,7 @@ from services.cases.sequences import next_value
 from services.documents.render import render_pdf
 from services.errors import ConfigurationMissing
 from services.municipalities.models import Municipality
-from services.municipalities.service import rate_tables
+from services.municipalities.service import letterhead, rate_tables
 from services.procedures.dog_tax import (
     Assessment,
     InvalidAssessment,
@@ -31,8 +31,8 @@ from services.procedures.dog_tax import (
     assess,
     liability_start,
 )
-from services.procedures.registry import NoticeTemplate, get
-from services.timeutil import today_local
+from services.procedures.registry import NoticeTemplate, of
+from services.timeutil import today_local, utcnow
 
 
 def facts(answers: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +146,7 @@ def _letter(m: Municipality, case: Case, staff: StaffUser, notice_date: date) ->
     """What every letter of this procedure needs: sender, addressee, references, date."""
     a = case.answers
     return {
-        "municipality": m.model_dump(),
+        "municipality": letterhead(m),
         "case": {
             "reference": case.reference,
             "file_number": case.file_number,
@@ -167,7 +167,7 @@ def _letter(m: Municipality, case: Case, staff: StaffUser, notice_date: date) ->
 
 def _dog(case: Case) -> dict:
     a = case.answers
-    form = get(case.procedure_id, case.procedure_version).form
+    form = of(case).form
     return {
         "dog_name": a["dog_name"],
         "breed": a["breed"],
@@ -209,6 +209,7 @@ def store_notice(
     pdf = render_pdf(
         notice.template,
         context,
+        source=notice.source,
         title=f"{title} {case.reference}",
         author=m.name,
         subject=subject,
@@ -296,7 +297,7 @@ def issue_notice(
     )
     year = assessment.start_date.year
     tag_number = f"{year}-{next_value(db, m.id, 'tag', year):04d}"
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     form = proc.form
     context = {
         **_letter(m, case, staff, notice_date),
@@ -425,7 +426,7 @@ def issue_change_notice(
         "cause_dog": cause.answers.get("dog_name", ""),
         "cause_left": cause_left,
     }
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     doc = store_notice(
         db,
         case,
@@ -510,7 +511,7 @@ def issue_rejection_notice(
     """Ablehnungsbescheid with the office's reasons and the legal-remedy notice."""
     m = db.get(Municipality, case.municipality_id)
     notice_date = notice_date or today_local()
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     context = {
         **_letter(m, case, staff, notice_date),
         "procedure_title": proc.title.de,
@@ -572,3 +573,136 @@ def replace_tag(db: Session, case: Case, staff: StaffUser, reason: str) -> Regis
         data={"old_tag": old, "new_tag": dog.tag_number},
     )
     return dog
+
+
+# --- previews for administrators (sample data, nothing stored) ------------------------------
+
+SAMPLE_ANSWERS: dict[str, Any] = {
+    "given_names": "Erika",
+    "family_name": "Musterfrau",
+    "birth_date": "1980-08-12",
+    "street": "Torgauer Straße",
+    "house_number": "12",
+    "postal_code": "04916",
+    "town": "Herzberg (Elster)",
+    "moved_in": False,
+    "dog_name": "Bello",
+    "breed": "Mischling (Schäferhund)",
+    "colour": "schwarz-braun",
+    "sex": "male",
+    "dog_birth_date": "2021-06-01",
+    "chip_number": "276098100001234",
+    "intake_date": "2026-05-14",
+    "declared_dangerous": False,
+    "reduction_requested": False,
+    "payment_method": "direct_debit",
+    "payment_interval": "quarterly",
+    "iban": "DE89370400440532013000",
+}
+
+
+def preview_context(
+    db: Session, m: Municipality, proc, kind: str, staff: StaffUser, notice_date: date
+) -> dict | None:
+    """A realistic context for previewing a notice template of ``proc`` (a draft version
+    included) with sample data; None for kinds without a preview."""
+    case = Case(
+        id=0,
+        municipality_id=m.id,
+        procedure_id=proc.id,
+        procedure_version=proc.version,
+        reference=f"{m.case_prefix}-MUSTER-000000",
+        file_number="Muster",
+        state="approved",
+        answers=SAMPLE_ANSWERS,
+        status_token_hash="",
+        submission_key="",
+        owner_name="Musterfrau, Erika",
+        due_date=notice_date,
+        submitted_at=utcnow(),
+    )
+    letter = _letter(m, case, staff, notice_date)
+    form = proc.form
+    dog = {
+        "dog_name": "Bello",
+        "breed": SAMPLE_ANSWERS["breed"],
+        "sex": "male",
+        "sex_label": display(form, form.field("sex"), "male")
+        if "sex" in form.field_ids()
+        else "Rüde",
+        "dog_birth_date": date(2021, 6, 1),
+        "colour": "schwarz-braun",
+        "chip_number": SAMPLE_ANSWERS["chip_number"],
+    }
+    if kind == "rejection":
+        return {
+            **letter,
+            "procedure_title": proc.title.de,
+            "dog": dog,
+            "reasons": "Beispielbegründung: Der Hund ist bereits angemeldet.",
+        }
+    _, tables = _tables(db, m)
+    intake = (
+        date(notice_date.year, 1, 20)
+        if notice_date.month > 1
+        else date(notice_date.year - 1, 12, 20)
+    )
+    assessment = _assess(
+        m,
+        tables,
+        intake_date=intake,
+        notice_date=notice_date,
+        dangerous=False,
+        annual_payment=False,
+    )
+    base = {
+        **letter,
+        "tag_number": f"{notice_date.year}-0000",
+        "dog": dog,
+        "payment": _payment(SAMPLE_ANSWERS),
+        "assessment": assessment,
+    }
+    if kind == "approval":
+        return {
+            **base,
+            "reduction": {
+                "requested": False,
+                "reason_label": None,
+                "granted": False,
+                "percent": Decimal(0),
+                "until": None,
+                "refusal_reason": "",
+            },
+        }
+    if kind == "change":
+        return {
+            **base,
+            "previous": {"date": intake, "amount": assessment.total - Decimal(4)},
+            "difference": Decimal(4),
+            "difference_due": add_months(notice_date, 1),
+            "position": 2,
+            "arrived": assessment.start_date,
+            "cause_dog": "Luna",
+            "cause_left": False,
+        }
+    return None
+
+
+def render_preview(db: Session, m: Municipality, proc, kind: str, staff: StaffUser) -> bytes:
+    """The notice of ``kind`` as ``proc`` (e.g. a draft) would render it, with sample data."""
+    notice = proc.notice(kind)
+    context = preview_context(db, m, proc, kind, staff, today_local())
+    if context is None:
+        raise ConfigurationMissing(
+            Text(
+                de="Für diese Bescheidart gibt es keine Vorschau mit Beispieldaten.",
+                en="There is no sample preview for this kind of notice.",
+            )
+        )
+    return render_pdf(
+        notice.template,
+        context,
+        source=notice.source,
+        title=f"Vorschau {notice.template}",
+        author=m.name,
+    )

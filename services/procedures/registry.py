@@ -10,17 +10,18 @@ Every case pins ``(procedure_id, version)``.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from functools import cache
 from types import ModuleType
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from forms import FormDefinition, load_definition
+from forms import FormDefinition, load_definition, parse_definition
 from forms.model import Text, _text
 from services.config import ROOT
-from workflow import WorkflowDefinition, load_workflow
+from workflow import WorkflowDefinition, load_workflow, parse_workflow
 
 EFFECTS = frozenset({"issue_notice", "issue_rejection_notice", "notify_information_request"})
 DEFINITIONS = ROOT / "services" / "procedures" / "definitions"
@@ -30,6 +31,20 @@ class NoticeTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     template: str
     version: int = Field(ge=1)
+    # An administrator's edited template text (procedure versions in the database);
+    # None: the file templates/notices/<template>.
+    source: str | None = None
+
+
+class Retention(BaseModel):
+    """How long closed cases of this procedure are kept (domain.md §7: tax records for the
+    liability plus 4 + 5 years, §§ 169, 228 AO; configurable per procedure version)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Closed cases: personal data is anonymised this many days after closing.
+    anonymise_after_days: int = Field(default=3650, ge=1)
+    # Uploaded evidence of closed cases is deleted this many days after closing.
+    delete_files_after_days: int = Field(default=3650, ge=1)
 
 
 class ProcedureMeta(BaseModel):
@@ -42,6 +57,7 @@ class ProcedureMeta(BaseModel):
     workflow: str
     module: str
     notices: dict[str, NoticeTemplate]
+    retention: Retention = Retention()
     # Marks this procedure's case numbers when several procedures share the municipality's
     # prefix (HST-AB-2026-000001); the first procedure of a prefix has none (HST-2026-000001).
     reference_code: str | None = Field(default=None, pattern=r"^[A-Z]{1,4}$")
@@ -61,6 +77,7 @@ class Procedure:
     workflow: WorkflowDefinition
     notices: dict[str, NoticeTemplate]
     module: ModuleType  # procedure-specific rules: facts(), issue_notice(), ...
+    retention: Retention = Retention()
     reference_code: str | None = None  # case numbers: HST-<code>-2026-000001
 
     def notice(self, kind: str) -> NoticeTemplate:
@@ -103,6 +120,7 @@ def _load(path) -> Procedure:
         notices=dict(meta.notices),
         module=module,
         reference_code=meta.reference_code,
+        retention=meta.retention,
     )
 
 
@@ -115,11 +133,118 @@ def _builtin() -> dict[str, Procedure]:
     return {p.id: p for p in procedures}
 
 
-def get(procedure_id: str, version: int | None = None) -> Procedure:
-    proc = _builtin().get(procedure_id)
-    if proc is None or (version is not None and version != proc.version):
+def builtin_sources(procedure_id: str) -> tuple[str, str, dict]:
+    """The repository's form and workflow YAML and notice templates of a built-in procedure
+    (loaded as version 1 for every municipality)."""
+    path = DEFINITIONS / f"{procedure_id}.yaml"
+    meta = ProcedureMeta.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    form = (ROOT / "forms" / "definitions" / f"{meta.form}.yaml").read_text(encoding="utf-8")
+    workflow = (ROOT / "workflow" / "definitions" / f"{meta.workflow}.yaml").read_text(
+        encoding="utf-8"
+    )
+    notices = {
+        k: {"template": n.template, "version": n.version, "source": None}
+        for k, n in meta.notices.items()
+    }
+    return form, workflow, notices
+
+
+def build(
+    procedure_id: str, version: int, form_yaml: str, workflow_yaml: str, notices: dict
+) -> Procedure:
+    """A procedure from edited texts (a version in the database). Raises DefinitionError /
+    WorkflowDefinitionError naming the problem; the procedure's code module stays the
+    built-in one."""
+    base = _builtin()[procedure_id]
+    form = parse_definition(yaml.safe_load(form_yaml), f"Formular, Version {version}")
+    workflow = parse_workflow(
+        yaml.safe_load(workflow_yaml), f"Ablauf, Version {version}", known_effects=EFFECTS
+    )
+    return replace(
+        base,
+        version=version,
+        title=form.title,
+        form=form,
+        workflow=workflow,
+        notices={k: NoticeTemplate(**n) for k, n in notices.items()},
+    )
+
+
+# Published and retired versions never change, so once loaded they are kept for good
+# (per database: tests run several in one process).
+_versions: dict[tuple[int, int, str, int], Procedure] = {}
+_engine = None
+_request_engine: ContextVar = ContextVar("amtsweg_engine", default=None)
+
+
+def bind(engine) -> None:
+    """Read procedure versions from this database (create_app and the CLI call it)."""
+    global _engine
+    _engine = engine
+
+
+def use_engine(engine):
+    """For the current request or job only (the app's middleware sets it)."""
+    return _request_engine.set(engine)
+
+
+def _current_engine():
+    return _request_engine.get() or _engine
+
+
+def _row(municipality_id: int, procedure_id: str, version: int | None, published: bool):
+    from sqlmodel import Session, select
+
+    from services.procedures.models import ProcedureVersion
+
+    engine = _current_engine()
+    if engine is None:
+        return None
+    with Session(engine) as db:
+        query = select(ProcedureVersion).where(
+            ProcedureVersion.municipality_id == municipality_id,
+            ProcedureVersion.procedure_id == procedure_id,
+        )
+        if version is not None:
+            query = query.where(ProcedureVersion.version == version)
+        if published:
+            query = query.where(ProcedureVersion.status == "published")
+        return db.exec(query.order_by(ProcedureVersion.version.desc())).first()
+
+
+def get(
+    procedure_id: str, version: int | None = None, municipality_id: int | None = None
+) -> Procedure:
+    """The procedure in ``version`` for ``municipality_id`` (its database versions), else
+    the built-in definition (version 1)."""
+    base = _builtin().get(procedure_id)
+    if base is None:
+        raise UnknownProcedure(procedure_id)
+    if municipality_id is not None and version is not None:
+        key = (id(_current_engine()), municipality_id, procedure_id, version)
+        if key in _versions:
+            return _versions[key]
+        row = _row(municipality_id, procedure_id, version, published=False)
+        if row is not None and row.status != "draft":
+            proc = build(procedure_id, row.version, row.form_yaml, row.workflow_yaml, row.notices)
+            _versions[key] = proc
+            return proc
+    if version is not None and version != base.version:
         raise UnknownProcedure(f"{procedure_id} v{version}")
-    return proc
+    return base
+
+
+def of(item) -> Procedure:
+    """The procedure version a case or draft pins."""
+    return get(item.procedure_id, item.procedure_version, item.municipality_id)
+
+
+def current(municipality_id: int, procedure_id: str) -> Procedure:
+    """The newest published version for new filings (the built-in one if none)."""
+    row = _row(municipality_id, procedure_id, None, published=True)
+    if row is None:
+        return get(procedure_id)
+    return get(procedure_id, row.version, municipality_id)
 
 
 def by_slug(slug: str) -> Procedure:

@@ -219,7 +219,7 @@ def transition(
             request, db, staff, reference, error=message.de, comment=comment, status_code=exc.status
         )
     db.commit()
-    label = registry.get(case.procedure_id, case.procedure_version).workflow.states[case.state]
+    label = registry.of(case).workflow.states[case.state]
     request.session["flash"] = f"Erledigt. Der Vorgang hat jetzt den Status „{label.label.de}“."
     return RedirectResponse(f"/office/cases/{reference}", status_code=303)
 

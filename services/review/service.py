@@ -19,7 +19,7 @@ from services.cases.service import status_url
 from services.errors import CaseNotFound, Conflict, DomainError, Forbidden, NotFound
 from services.mail import service as mail
 from services.municipalities.models import Municipality
-from services.procedures.registry import Procedure, get
+from services.procedures.registry import Procedure, of
 from services.timeutil import today_local, utcnow
 from services.uploads import service as uploads
 from services.uploads.models import Upload
@@ -47,7 +47,7 @@ def guard_context(db: Session, case: Case, staff: StaffUser | None) -> GuardCont
     past = tuple(PastTransition(e.action, e.actor_id) for e in events if e.to_state)
     return GuardContext(
         actor_id=staff.id if staff else None,
-        facts=get(case.procedure_id, case.procedure_version).module.facts(case.answers),
+        facts=of(case).module.facts(case.answers),
         history=past,
     )
 
@@ -80,7 +80,7 @@ def view_case(db: Session, staff: StaffUser, reference: str, record: bool = True
             actor_name=staff.display_name,
             action="viewed",
         )
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     docs = db.exec(
         select(Document)
         .options(defer(Document.content))
@@ -120,7 +120,7 @@ def replace_tag(db: Session, staff: StaffUser, reference: str, reason: str) -> R
                 en="Give the reason (e.g. loss reported on …).",
             )
         )
-    module = get(case.procedure_id, case.procedure_version).module
+    module = of(case).module
     return module.replace_tag(db, case, staff, reason.strip()[:500])
 
 
@@ -231,7 +231,7 @@ def send_reply_reminders(db: Session, links: Links, today: date | None = None) -
     ).all()
     for case in due:
         m = db.get(Municipality, case.municipality_id)
-        proc = get(case.procedure_id, case.procedure_version)
+        proc = of(case)
         if case.answers.get("email"):
             subject, body = mail.render_mail(
                 "reply_reminder",
@@ -345,7 +345,7 @@ def transition(
     case = case_for_staff(db, staff, reference)
     if case.version != expected_version:
         raise lifecycle.conflict(db, case)
-    proc = get(case.procedure_id, case.procedure_version)
+    proc = of(case)
     t = check(proc.workflow, case.state, name, actor(staff), guard_context(db, case, staff))
     comment = comment.strip()
     if t.comment_required and not comment:

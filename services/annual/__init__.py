@@ -1,0 +1,1 @@
+"""The yearly run: annual dog-tax notices (standing notices with the new year's rates)."""

@@ -1,0 +1,1 @@
+"""Statistics for the administration: key figures, SVG charts and a CSV export."""
