@@ -62,6 +62,7 @@ class Case(SQLModel, table=True):
             "id",
         ),
         Index("ix_cases_chip", "municipality_id", "chip_number"),
+        Index("ix_cases_decided", "municipality_id", "decided_at"),  # statistics
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -12,7 +12,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, tuple_
 from sqlalchemy.orm import defer
@@ -170,11 +170,15 @@ def _conditions(db: Session, staff: StaffUser, f: QueueFilter, today: date) -> l
     elif f.assignee.isdigit():
         clauses.append(Case.assignee_id == int(f.assignee))
     if f.submitted_from:
-        clauses.append(Case.submitted_at >= datetime.combine(f.submitted_from, time(), BERLIN))
+        clauses.append(Case.submitted_at >= _utc(f.submitted_from))
     if f.submitted_to:
-        end = datetime.combine(f.submitted_to + timedelta(days=1), time(), BERLIN)
-        clauses.append(Case.submitted_at < end)
+        clauses.append(Case.submitted_at < _utc(f.submitted_to + timedelta(days=1)))
     return clauses
+
+
+def _utc(day: date) -> datetime:
+    """Midnight in Berlin as UTC: timestamps are stored in UTC (SQLite keeps no zone)."""
+    return datetime.combine(day, time(), BERLIN).astimezone(UTC)
 
 
 def _sort_key(sort: str):

@@ -1,9 +1,10 @@
 """Statistics for the administration: filings, decisions, processing time, timeliness, open
 cases and information requests, per procedure and period, for the admin's municipality only.
 
-Pure queries (no HTTP). Counts are aggregated in SQL; the processing-time median is taken in
-Python over the decisions of the period (a bounded set: periods are at most ``MAX_MONTHS``
-long, and only four small columns are read).
+Pure queries (no HTTP). Filings, information requests and open cases are counted in SQL
+(month buckets as one CASE over the months' UTC starts, the same on SQLite and PostgreSQL).
+The decisions of the period are read once, five small columns each, and counted in Python:
+the median needs them anyway (a bounded set: periods are at most ``MAX_MONTHS`` long).
 
 Definitions (also shown on the page):
 
