@@ -19,6 +19,7 @@ from services.web.templating import render
 from workflow.diagram import render_svg
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
+STATUS_DE = {"draft": "Entwurf", "published": "veröffentlicht", "retired": "abgelöst"}
 
 
 def _built(row) -> registry.Procedure:
@@ -180,7 +181,7 @@ async def preview_step(
         back_url=base,
         from_check=False,
         form_action=f"{base}/preview/{step.id}",
-        preview_of=f"Vorschau: Version {row.version} ({row.status})",
+        preview_of=f"Vorschau: Version {row.version} ({STATUS_DE[row.status]})",
     )
 
 

@@ -18,6 +18,7 @@ import os
 import queue
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -101,30 +102,50 @@ class RunSummary:
 
 
 # WeasyPrint keeps a few kilobytes per render even with the shared FontConfiguration (about
-# 0.35 MB per 100 notices here), so a worker is replaced after about this many notices; the
-# new one warms up again (about 1 s), which keeps the workers' memory flat over a long run.
+# 0.3 MB per 100 notices, also with bare HTML.write_pdf), so the workers are replaced after
+# about this many notices each; new ones warm up again (about 1 s). The pool is replaced as a
+# whole between batches: ProcessPoolExecutor's own max_tasks_per_child can hang on Python
+# 3.11 when workers exit while every task is already queued.
 RECYCLE_AFTER = 1000
 
 
 class Pool:
-    """A spawn-context process pool of ``workers`` warmed-up notice workers, each replaced
-    after ``recycle_after`` notices (batches of ``batch``)."""
+    """A spawn-context process pool of ``workers`` warmed-up notice workers, replaced by a
+    fresh one after ``recycle_after`` notices per worker (see ``RECYCLE_AFTER``)."""
 
     def __init__(
         self, database_url: str, workers: int, batch: int = 50, recycle_after: int = RECYCLE_AFTER
     ) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.stop = ctx.Event()
-        self.ticks = ctx.Queue()
+        self.ctx = multiprocessing.get_context("spawn")
+        self.database_url = database_url
+        self.stop = self.ctx.Event()
+        self.ticks = self.ctx.Queue()
         self.workers = workers
         self.batch = batch
-        self.executor = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
+        self.recycle_after = max(1, recycle_after)
+        self.recycled = 0  # how often the workers were replaced
+        self.handed_out = 0  # notices given to the current workers
+        self.executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=self.ctx,
             initializer=_init_worker,
-            initargs=(database_url, self.stop, self.ticks),
-            max_tasks_per_child=max(1, recycle_after // batch),
+            initargs=(self.database_url, self.stop, self.ticks),
         )
+
+    @property
+    def generation_size(self) -> int:
+        """Notices the current workers issue before they are replaced."""
+        return self.workers * self.recycle_after
+
+    def recycle(self) -> None:
+        """Replace every worker by a fresh, warmed-up one (no batch may be outstanding)."""
+        self.executor.shutdown(wait=True)
+        self.executor = self._new_executor()
+        self.recycled += 1
+        self.handed_out = 0
 
     def warm(self) -> None:
         """Start every worker (spawn, imports, warm-up) before the clock starts."""
@@ -209,10 +230,20 @@ def run_year(
     if on_start:
         on_start(summary, len(p.pending))
     started = time.perf_counter()
-    futures: set[Future] = {
-        workers_pool.executor.submit(_issue_batch, p.run.id, chunk, notice_date)
-        for chunk in batches(p.pending, workers_pool.batch, workers_pool.workers)
-    }
+    chunks = deque(batches(p.pending, workers_pool.batch, workers_pool.workers))
+    futures: set[Future] = set()
+    last_count = time.monotonic()
+
+    def dispatch() -> None:
+        """Keep two batches per worker queued, within the current workers' share."""
+        while (
+            chunks
+            and len(futures) < 2 * workers_pool.workers
+            and workers_pool.handed_out < workers_pool.generation_size
+        ):
+            chunk = chunks.popleft()
+            futures.add(workers_pool.executor.submit(_issue_batch, p.run.id, chunk, notice_date))
+            workers_pool.handed_out += len(chunk)
 
     def collect(done: set[Future]) -> None:
         for f in done:
@@ -237,10 +268,20 @@ def run_year(
 
     status, error = "finished", ""
     try:
+        dispatch()
         while futures:
-            done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+            done, pending = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+            futures.clear()
+            futures.update(pending)
             collect(done)
             drain_ticks()
+            if not futures and chunks:  # the current workers had their share: replace them
+                workers_pool.recycle()
+            dispatch()
+            if done and time.monotonic() - last_count > 2:  # the office sees the progress
+                with unit_of_work(engine) as db:
+                    service.refresh_counts(db, db.get(NoticeRun, p.run.id))
+                last_count = time.monotonic()
     except KeyboardInterrupt:
         status = "interrupted"
         workers_pool.stop.set()

@@ -257,9 +257,8 @@ def prepare(db: Session, dog: RegisteredDog, year: int, notice_date: date) -> Pr
     """Assess ``dog`` for ``year`` and build the notice's context (pure reads)."""
     case = db.get(Case, dog.case_id)
     m = db.get(Municipality, dog.municipality_id)
-    registration._require_bank_details(m)
+    table = check_configuration(db, m, year)  # bank details, the year's rate table
     raw_tables, tables = registration._tables(db, m)
-    table = check_configuration(db, m, year)
     a = case.answers
     intake = registration.liability_event(a)
     liable_from = date.fromisoformat(dog.liable_from)

@@ -18,6 +18,7 @@ from services.cases import service
 from services.errors import NotFound
 from services.municipalities import service as municipalities
 from services.procedures import registry
+from services.timeutil import today_local
 from services.web.deps import RedirectTo, SessionDep, SettingsDep, read_form, verify_csrf
 from services.web.i18n import LANGUAGES, set_language
 from services.web.templating import lang_of, render
@@ -88,7 +89,10 @@ def start_page(request: Request, mun: str, proc_slug: str, db: SessionDep) -> Re
     proc = registry.current(m.id, _procedure(proc_slug).id)
     draft = service.find_draft(db, _draft_token(request, mun, proc_slug), m.id)
     rates = municipalities.rate_tables(db, m.id)
-    year = max(rates) if rates else None
+    # This year's rates (a table for a future year is not advertised before its year).
+    this_year = today_local().year
+    past = [y for y in rates if y <= this_year]
+    year = max(past) if past else (min(rates) if rates else None)
     return render(
         request,
         "portal/start.html",

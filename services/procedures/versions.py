@@ -146,8 +146,8 @@ def new_draft(
         procedure_id=procedure_id,
         version=(highest or 0) + 1,
         status="draft",
-        form_yaml=source.form_yaml,
-        workflow_yaml=source.workflow_yaml,
+        form_yaml=_renumber(source.form_yaml, (highest or 0) + 1),
+        workflow_yaml=_renumber(source.workflow_yaml, (highest or 0) + 1),
         notices={k: {**n, "source": template_source(n)} for k, n in source.notices.items()},
         based_on=source.version,
         created_by=admin.display_name,
@@ -155,6 +155,11 @@ def new_draft(
     db.add(draft)
     db.flush()
     return draft
+
+
+def _renumber(text: str, number: int) -> str:
+    """The draft's texts carry its own version number."""
+    return re.sub(r"(?m)^version:\s*\d+\s*$", f"version: {number}", text, count=1)
 
 
 class DraftExists(DomainError):

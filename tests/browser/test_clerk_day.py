@@ -71,7 +71,7 @@ def login(page, base: str, username: str, name: str) -> None:
     page.fill("#password", DEMO_PASSWORD)
     page.click("button:has-text('Anmelden')")
     assert "/office/login" not in page.url
-    assert name in page.locator(".staff-nav").inner_text()
+    assert name in page.locator("nav[aria-label=Konto]").inner_text()
 
 
 def rows(page):

@@ -402,6 +402,7 @@ def test_workers_are_replaced_after_their_share_of_notices(
     with runner.pool(settings.database_url, 1, batch=3, recycle_after=3) as p:
         summary = runner.run_year(app.state.engine, p, municipality, YEAR)
 
+        assert p.recycled == 1  # 3 notices, then a fresh worker for the other 2
     assert summary.status == "finished" and summary.issued == 5 and not summary.failed
     assert summary.max_worker_rss > 0
     assert notices_per_dog(db) == dict.fromkeys(EXPECTED, 1)
