@@ -44,8 +44,6 @@ from services.municipalities.service import letterhead, rate_tables
 from services.procedures import dog_registration as registration
 from services.procedures.dog_tax import (
     Assessment,
-    InvalidAssessment,
-    MissingRateTable,
     RateTable,
     add_months,
     assess,
@@ -424,7 +422,7 @@ def issue_notice(
         if end_table
         else []
     )
-    try:
+    with registration.tax_refusals(m):
         settlement = settle(
             tables,
             intake_date=intake,
@@ -437,17 +435,6 @@ def issue_notice(
             reduction_until=until,
             position_changes=positions,
         )
-    except MissingRateTable as exc:
-        raise ConfigurationMissing(
-            Text(
-                de=f"Für {m.name} ist für das Jahr {exc.year} keine Hundesteuer-Satztabelle "
-                "hinterlegt. Die Administration muss sie eintragen.",
-                en=f"{m.name} has no dog-tax rate table for {exc.year}. An administrator must "
-                "set it.",
-            )
-        ) from None
-    except InvalidAssessment as exc:
-        raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
 
     proc = of(case)
     notice = proc.notice("approval")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -253,10 +254,11 @@ def _tables(db: Session, m: Municipality) -> tuple[dict[int, dict], dict[int, Ra
     return raw, {year: RateTable.from_dict(data) for year, data in raw.items()}
 
 
-def _assess(m: Municipality, tables: dict[int, RateTable], **kwargs) -> Assessment:
-    """assess() with the refusals an administrator or clerk can act on."""
+@contextmanager
+def tax_refusals(m: Municipality):
+    """Turn the tax engine's refusals into ones an administrator or clerk can act on."""
     try:
-        return assess(tables, **kwargs)
+        yield
     except MissingRateTable as exc:
         raise ConfigurationMissing(
             Text(
@@ -268,6 +270,11 @@ def _assess(m: Municipality, tables: dict[int, RateTable], **kwargs) -> Assessme
         ) from None
     except InvalidAssessment as exc:
         raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
+
+
+def _assess(m: Municipality, tables: dict[int, RateTable], **kwargs) -> Assessment:
+    with tax_refusals(m):
+        return assess(tables, **kwargs)
 
 
 def issue_notice(
