@@ -14,6 +14,7 @@ from services.mail.cli import mail_app
 
 app = typer.Typer(help="Amtsweg: municipal procedures online.", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+municipalities_app = typer.Typer(help="Municipalities (tenants).", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
 drafts_app = typer.Typer(help="Citizens' unfiled drafts.", no_args_is_help=True)
@@ -21,6 +22,7 @@ cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention of closed cases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(municipalities_app, name="municipalities")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mail_app, name="mail")
 app.add_typer(drafts_app, name="drafts")
@@ -200,3 +202,50 @@ def retention_run(
         shown = ", ".join(report.references[:20])
         more = len(report.references) - 20
         console.print(f"Anonymised: {shown}" + (f" and {more} more" if more > 0 else ""))
+
+
+@municipalities_app.command("create")
+def municipalities_create(
+    slug: str,
+    name: str = typer.Option(..., help='Official name, e.g. "Stadt Falkenberg/Elster"'),
+    authority: str = typer.Option("Der Bürgermeister"),
+    department: str = typer.Option(..., help='e.g. "Kämmerei"'),
+    street: str = typer.Option(...),
+    postal_code: str = typer.Option(...),
+    town: str = typer.Option(...),
+    case_prefix: str = typer.Option("HST", help="Prefix of case numbers"),
+) -> None:
+    """Add a municipality to this instance (one for all: several towns on one Amtsweg). Its
+    administrator then sets bank details, letterhead and rate tables in /admin/."""
+    import re
+
+    from services.municipalities.models import Municipality
+    from services.procedures.versions import seed_builtin
+
+    if not re.fullmatch(r"[a-z0-9-]{2,60}", slug) or not re.fullmatch(r"\d{5}", postal_code):
+        console.print(
+            "[red]The slug must be lowercase letters, digits and dashes; the postal "
+            "code 5 digits.[/red]"
+        )
+        raise typer.Exit(1)
+    with unit_of_work(make_engine(get_settings().database_url)) as db:
+        if db.exec(select(Municipality).where(Municipality.slug == slug)).first():
+            console.print(f"[red]A municipality '{slug}' exists already.[/red]")
+            raise typer.Exit(1)
+        m = Municipality(
+            slug=slug,
+            name=name,
+            authority=authority,
+            department=department,
+            street=street,
+            postal_code=postal_code,
+            town=town,
+            case_prefix=case_prefix.upper(),
+        )
+        db.add(m)
+        db.flush()
+        seed_builtin(db, m.id)
+    console.print(
+        f"[green]Municipality {name} ({slug}) created.[/green] Next: "
+        f"amtsweg users create NAME --municipality {slug} --role admin"
+    )

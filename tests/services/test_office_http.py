@@ -428,3 +428,42 @@ def test_cli_users_and_audit_verify(settings, db, municipality, case_factory, mo
         assert f"case {case.id}, event 2" in r.output
     finally:
         get_settings.cache_clear()
+
+
+def test_cli_creates_a_municipality_with_its_procedures(settings, db, monkeypatch):
+    from services.cli import app as cli
+    from services.config import get_settings
+    from services.municipalities.models import Municipality
+    from services.procedures.models import ProcedureVersion
+
+    monkeypatch.setenv("AMTSWEG_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    try:
+        args = [
+            "municipalities",
+            "create",
+            "uebigau-wahrenbrueck",
+            "--name",
+            "Stadt Uebigau-Wahrenbrück",
+            "--department",
+            "Kämmerei",
+            "--street",
+            "Markt 1",
+            "--postal-code",
+            "04938",
+            "--town",
+            "Uebigau-Wahrenbrück",
+        ]
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 0, r.output
+        assert CliRunner().invoke(cli, args).exit_code == 1  # exists already
+        m = db.exec(select(Municipality).where(Municipality.slug == "uebigau-wahrenbrueck")).one()
+        versions = db.exec(
+            select(ProcedureVersion).where(ProcedureVersion.municipality_id == m.id)
+        ).all()
+        assert {(v.procedure_id, v.version, v.status) for v in versions} == {
+            ("dog_registration", 1, "published"),
+            ("dog_deregistration", 1, "published"),
+        }
+    finally:
+        get_settings.cache_clear()
