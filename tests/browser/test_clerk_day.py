@@ -313,3 +313,13 @@ def test_a_clerks_day(live_server, new_context, tmp_path):
         assert_accessible(page)
         page.goto(f"{base}/office/cases/{danger}")
         assert "/office/login" in page.url
+
+
+def test_yearly_runs_page_is_accessible(live_server, page):
+    page.goto(f"{live_server}/office/login")
+    page.fill("#username", "sachbearbeitung")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button:has-text('Anmelden')")
+    page.click("nav[aria-label=Bereiche] >> text=Jahresbescheide")
+    assert page.locator("h1").inner_text().startswith("Jahresbescheide")
+    assert_accessible(page)
