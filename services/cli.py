@@ -32,6 +32,14 @@ app.add_typer(notices_app, name="notices")
 console = Console()
 
 
+@app.callback()
+def _bind_procedures() -> None:
+    """Every command reads procedure versions (pinned by cases) from the configured database."""
+    from services.procedures import registry
+
+    registry.bind(make_engine(get_settings().database_url))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations to AMTSWEG_DATABASE_URL."""

@@ -34,6 +34,7 @@ from services.annual.models import NoticeRun
 from services.db import make_engine, unit_of_work
 from services.errors import ConfigurationMissing
 from services.municipalities.models import Municipality
+from services.procedures import registry
 from services.timeutil import today_local
 
 # --------------------------------------------------------------------------- worker process
@@ -49,6 +50,7 @@ def _init_worker(database_url: str, stop_event, ticks) -> None:
     from services.documents.render import warm_up
 
     _engine = make_engine(database_url)
+    registry.bind(_engine)  # cases may pin procedure versions from this database
     _stop, _ticks = stop_event, ticks
     warm_up()  # fonts and hyphenation once per process, with the shared FontConfiguration
 
