@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -26,15 +28,25 @@ from services.config import ROOT, Settings, get_settings
 from services.db import make_engine
 from services.documents.render import warm_up
 from services.errors import DomainError
-from services.housekeeping import Housekeeper
-from services.mail.service import worker_from_settings
+from services.jobs import metrics as jobs_metrics
+from services.jobs import queue as jobs_queue
+from services.jobs.routes import router as jobs_router
+from services.logs import configure_logging, current_request_id
 from services.procedures import registry
 from services.review.routes import router as office_router
-from services.review.service import Links
 from services.statistics.routes import router as statistics_router
 from services.uploads.scanner import scanner_from_address
+from services.web import metrics
 from services.web.deps import NotLoggedIn, RedirectTo
+from services.web.health import database_check
+from services.web.health import router as health_router
 from services.web.i18n import pick
+from services.web.middleware import (
+    RETRY_AFTER_SECONDS,
+    ConcurrencyLimitMiddleware,
+    RequestContextMiddleware,
+    loggable_path,
+)
 from services.web.templating import lang_of, render
 from workflow import TransitionRefused
 
@@ -63,24 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # The first PDF in a process pays for fonts and hyphenation: pay it at start-up.
-        worker = housekeeper = None
+        warming = None
         if settings.env != "test":
-            seconds = await run_in_threadpool(warm_up)
-            log.info("PDF renderer warmed up in %.2f s", seconds)
-            worker = worker_from_settings(app.state.engine, settings)
             await run_in_threadpool(seed_procedures, app.state.engine)
-            housekeeper = Housekeeper(
-                app.state.engine, Links(settings.base_url, settings.secret_key)
-            )
-            housekeeper.start()
-        if worker:
-            worker.start()
-        app.state.mail_worker = worker
+            # The first PDF in a process pays for fonts and hyphenation (about 0.5 s): pay it
+            # in the background, so the first request is answered at once.
+            warming = asyncio.create_task(run_in_threadpool(warm_up))
         yield
-        for job in (worker, housekeeper):
-            if job:
-                job.stop()
+        if warming is not None:
+            await warming
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -92,8 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.database_url)
+    if settings.env != "test":
+        configure_logging(settings)  # also in each uvicorn worker process, which imports the app
+    # One figure sizes the thread pool, the requests let in at once and the database pool.
+    app.state.engine = make_engine(settings.database_url, pool_size=settings.threads)
+    # /readyz runs these (name -> callable that raises when not ready); add your own.
+    app.state.readiness_checks = {"database": database_check(app.state.engine)}
     registry.bind(app.state.engine)
+    # Jobs queued by requests are handed to the job workers after their commit (ADR 0008).
+    app.state.jobs = jobs_queue.configure(app.state.engine, settings)
+    if app.state.jobs is not None:
+        app.state.readiness_checks["queue"] = app.state.jobs.check
+    jobs_metrics.COLLECTOR.engine = app.state.engine
+    metrics.register_collector(jobs_metrics.COLLECTOR)
     app.state.scanner = scanner_from_address(settings.clamd_address or None)
 
     app.add_middleware(
@@ -128,6 +142,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await call_next(request)
 
+    # Inside security_headers, so its 503 page gets them too (busy_page is defined below).
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        slots=settings.threads,
+        timeout=settings.queue_timeout_seconds,
+        reject=lambda request: busy_page(request),
+        routes=app.router.routes,
+    )
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
@@ -152,6 +175,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title=pick(title, lang),
             message=pick(message, lang),
         )
+
+    def busy_page(request: Request) -> Response:
+        response = error_page(
+            request,
+            503,
+            {"de": "Gerade stark ausgelastet", "en": "Very busy right now"},
+            {
+                "de": "Gerade nutzen sehr viele Menschen diesen Dienst. Bitte versuchen Sie es "
+                "in einigen Sekunden noch einmal; Ihre gespeicherten Angaben bleiben erhalten.",
+                "en": "Very many people are using this service right now. Please try again in "
+                "a few seconds; your saved answers are kept.",
+            },
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        # No database connection within the pool timeout: saturated, not broken.
+        log.warning("no database connection free: %s", exc)
+        metrics.REJECTED.labels("db_pool_timeout").inc()
+        return busy_page(request)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -220,8 +265,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
-        return error_page(
+        log.exception("unexpected error on %s", loggable_path(request.scope))
+        response = error_page(
             request,
             500,
             {"de": "Technischer Fehler", "en": "Technical error"},
@@ -232,8 +277,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "later.",
             },
         )
+        # This handler answers outside RequestContextMiddleware: name the request here.
+        response.headers["X-Request-ID"] = current_request_id() or ""
+        return response
+
+    # Outermost: request id, access log and metrics cover every answer, 503s included.
+    app.add_middleware(RequestContextMiddleware)
 
     app.mount("/static", StaticFiles(directory=ROOT / "templates" / "static"), name="static")
+    app.include_router(health_router)
+    app.include_router(metrics.router)
     app.include_router(api_router)
     app.include_router(status_router)
     app.include_router(lang_router)
@@ -245,5 +298,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs_router)
     app.include_router(admin_municipality_router)
     app.include_router(admin_users_router)
+    app.include_router(jobs_router)
     app.include_router(portal_router)  # last: its /{municipality}/{procedure} paths are broad
     return app

@@ -35,9 +35,26 @@ console = Console()
 @app.callback()
 def _bind_procedures() -> None:
     """Every command reads procedure versions (pinned by cases) from the configured database."""
+    from services.jobs import queue
     from services.procedures import registry
 
-    registry.bind(make_engine(get_settings().database_url))
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    registry.bind(engine)
+    queue.configure(engine, settings)  # jobs a command queues go to the workers at once
+
+
+@app.command()
+def worker(
+    threads: int = typer.Option(
+        None, "--threads", min=1, help="Worker threads (default: AMTSWEG_WORKER_THREADS, 2)."
+    ),
+) -> None:
+    """Run jobs (receipts, e-mail, reminders, draft purge, retention, yearly runs) until
+    Ctrl+C. Start as many as needed, on one machine or several (PostgreSQL)."""
+    from services.jobs.worker import run
+
+    run(get_settings(), threads)
 
 
 @db_app.command("upgrade")
@@ -72,25 +89,75 @@ def demo(
     console.print(f"Citizen portal: {settings.base_url}/herzberg-elster/hund-anmelden")
 
 
+SQLITE_ONE_WORKER = (
+    "SQLite supports one web worker; use PostgreSQL "
+    "(AMTSWEG_DATABASE_URL=postgresql+psycopg://…) for --workers > 1"
+)
+
+
 @app.command()
 def serve(
-    host: str = typer.Option(None), port: int = typer.Option(None), workers: int = typer.Option(1)
+    host: str = typer.Option(None),
+    port: int = typer.Option(None),
+    workers: int = typer.Option(
+        1, min=1, help="Web worker processes (PostgreSQL only for more than one)."
+    ),
+    with_worker: bool = typer.Option(
+        None,
+        "--with-worker/--no-worker",
+        help="Start one job worker beside the web server (default: on SQLite only).",
+    ),
 ) -> None:
     """Serve the portal, the office and the API."""
+    import os
+    import subprocess
+    import sys
+
     import uvicorn
 
+    from services.db import is_sqlite
+    from services.logs import configure_logging
+
     settings = get_settings()
+    if workers > 1 and is_sqlite(settings.database_url):
+        typer.echo(SQLITE_ONE_WORKER, err=True)
+        raise typer.Exit(2)
+    configure_logging(settings)
+    if workers > 1:
+        from services.web.metrics import clear_multiprocess_dir
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            clear_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        else:
+            console.print(
+                "Note: set PROMETHEUS_MULTIPROC_DIR so /metrics adds up all workers' figures."
+            )
     host = host or settings.host
     port = port or settings.port
+    job_worker = None
+    if with_worker if with_worker is not None else is_sqlite(settings.database_url):
+        # The embedded default needs no second command: one job worker runs beside the web
+        # process (with PostgreSQL, run `amtsweg worker` processes yourself, as many as needed).
+        job_worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"])
     console.print(f"Amtsweg is running on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(
-        "services.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-    )
+    try:
+        uvicorn.run(
+            "services.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_config=None,  # configure_logging above (and in each worker) sets up the handlers
+            log_level=settings.log_level,
+            access_log=False,  # the app writes one access line per request, with its request id
+        )
+    finally:
+        if job_worker is not None:
+            job_worker.terminate()
+            try:
+                job_worker.wait(30)
+            except subprocess.TimeoutExpired:
+                job_worker.kill()
 
 
 @users_app.command("create")
@@ -168,13 +235,11 @@ def drafts_purge() -> None:
 @cases_app.command("remind")
 def cases_remind() -> None:
     """Remind citizens whose reply deadline for an information request has passed."""
-    from services.housekeeping import remind_once
-    from services.review.service import Links
+    from services.review.service import Links, send_reply_reminders
 
     settings = get_settings()
-    count = remind_once(
-        make_engine(settings.database_url), Links(settings.base_url, settings.secret_key)
-    )
+    with unit_of_work(make_engine(settings.database_url)) as db:
+        count = send_reply_reminders(db, Links(settings.base_url, settings.secret_key))
     console.print(f"{count} reminder(s) sent.")
 
 
@@ -257,3 +322,7 @@ def municipalities_create(
         f"[green]Municipality {name} ({slug}) created.[/green] Next: "
         f"amtsweg users create NAME --municipality {slug} --role admin"
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,11 +44,23 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "Amtsweg <noreply@localhost>"
-    # "inline": the web process delivers the outbox in a background thread; "off": run
-    # `amtsweg mail worker` as its own process instead.
-    mail_worker: Literal["inline", "off"] = "inline"
-    mail_worker_interval_seconds: float = 10.0
+    # Jobs (ADR 0008): "worker": job workers run them (`amtsweg worker`; on SQLite `amtsweg
+    # serve` starts one beside itself); "immediate": the process that queued a job runs it
+    # right after the commit (tests, one-off commands); "manual": jobs stay queued (tests).
+    jobs: Literal["worker", "immediate", "manual"] = "worker"
+    # Threads per `amtsweg worker` process.
+    worker_threads: int = Field(2, ge=1, le=64)
     mail_dir: Path = ROOT / "var" / "mail"
+    # Requests served at once per web process: sizes the thread pool that runs the routes,
+    # the requests let in at once and the database connection pool (see services/db.py).
+    threads: int = Field(16, ge=1, le=512)
+    # A request that finds all slots taken waits this long, then gets 503 with Retry-After.
+    queue_timeout_seconds: float = Field(10.0, ge=0)
+    # "json": one JSON object per line; "text": readable lines. Empty: json in production.
+    log_format: Literal["json", "text", ""] = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # When set, GET /metrics requires "Authorization: Bearer <token>".
+    metrics_token: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -73,6 +85,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.log_format == "json" or (not self.log_format and self.is_production)
 
 
 @lru_cache

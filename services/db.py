@@ -7,8 +7,9 @@ process takes one lock, so concurrent submits queue instead of failing with
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from services.config import ROOT
+
+log = logging.getLogger("amtsweg.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -42,10 +45,25 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str) -> Engine:
+# Connections beyond one per request in flight: procedure-version lookups that open their own
+# short session inside a request, and the background threads (mail, housekeeping, jobs).
+POOL_OVERFLOW = 8
+
+
+def make_engine(url: str, pool_size: int = 16, pool_timeout: float = 5.0) -> Engine:
+    """An engine whose pool holds ``pool_size`` connections (the web app passes
+    AMTSWEG_THREADS: one per request in flight) plus a few spare; a request that still finds
+    none free fails after ``pool_timeout`` seconds with sqlalchemy's TimeoutError, which the
+    app answers with 503 instead of waiting on."""
+    pool = {"pool_size": pool_size, "max_overflow": POOL_OVERFLOW, "pool_timeout": pool_timeout}
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if in_memory else pool),
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -57,7 +75,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def acquire_write_lock(engine: Engine) -> bool:
@@ -73,12 +91,46 @@ def release_write_lock(held: bool) -> None:
         _write_lock.release()
 
 
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's current transaction has committed and the unit of
+    work has released its lock (e.g. hand a queued job to the workers). Dropped on rollback."""
+    session.info.setdefault(_PENDING, []).append(callback)
+
+
+_PENDING, _READY = "amtsweg_after_commit_pending", "amtsweg_after_commit_ready"
+
+
+@event.listens_for(Session, "after_commit")
+def _commit_done(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if pending:
+        session.info.setdefault(_READY, []).extend(pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the outer transaction, not a savepoint
+        session.info.pop(_PENDING, None)
+
+
+def run_after_commit(session: Session) -> None:
+    """Run the callbacks of committed transactions (never raises: the work is committed, and
+    what a callback would have done is recovered by the job sweeper)."""
+    for callback in session.info.pop(_READY, []):
+        try:
+            callback()
+        except Exception:  # noqa: BLE001
+            log.exception("after-commit callback failed; the job sweeper will recover")
+
+
 @contextmanager
 def unit_of_work(engine: Engine, lock: bool = True) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error. ``lock`` takes the SQLite
     write lock for the whole unit (a plain Lock, so enter and exit may run in different
-    threads, as FastAPI does with dependencies)."""
+    threads, as FastAPI does with dependencies). After-commit callbacks run at the end,
+    outside the lock."""
     held = acquire_write_lock(engine) if lock else False
+    session = None
     try:
         with Session(engine, expire_on_commit=False) as session:
             try:
@@ -89,6 +141,8 @@ def unit_of_work(engine: Engine, lock: bool = True) -> Iterator[Session]:
                 raise
     finally:
         release_write_lock(held)
+        if session is not None:
+            run_after_commit(session)
 
 
 def migrate(url: str, revision: str = "head") -> None:

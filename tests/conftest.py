@@ -58,13 +58,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
         base_url="http://testserver",
         secret_key="test-secret-" + "x" * 40,
-        mail_worker="off",
+        # Jobs a request queues run right after its commit, in the test's thread.
+        jobs="immediate",
+        mail_dir=tmp_path_factory.mktemp("mail"),
     )
 
 

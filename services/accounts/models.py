@@ -24,4 +24,7 @@ class StaffUser(SQLModel, table=True):
     active: bool = Field(default=True)
     failed_logins: int = Field(default=0)
     locked_until: datetime | None = Field(default=None, sa_type=TZ())
+    # A staff session is valid only while it carries this number (stored at login); raising
+    # it ends every session of the account at once (services.accounts.service.end_sessions).
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)

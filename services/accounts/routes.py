@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.accounts import service
-from services.web.deps import SessionDep, verify_csrf
+from services.web.deps import NotLoggedIn, SessionDep, SettingsDep, current_staff, verify_csrf
 from services.web.templating import render
 
 router = APIRouter(prefix="/office", dependencies=[Depends(verify_csrf)])
@@ -48,7 +48,10 @@ def login(
             db.commit()
             request.session.clear()  # new session on login (no fixation)
             request.session.update(
-                staff_id=user.id, staff_seen=int(time.time()), csrf=secrets.token_urlsafe(32)
+                staff_id=user.id,
+                staff_epoch=user.session_epoch,  # valid until the account's epoch moves on
+                staff_seen=int(time.time()),
+                csrf=secrets.token_urlsafe(32),
             )
             return RedirectResponse(_safe_next(next), status_code=303)
     return render(
@@ -62,7 +65,17 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    """End every session of the account (a copy of the cookie, another device), then clear
+    this one. A session that is no longer valid (ended, timed out) ends nothing more: an old
+    copied cookie cannot log the user out elsewhere."""
+    try:
+        user = current_staff(request, db, settings)
+    except NotLoggedIn:
+        pass
+    else:
+        service.end_sessions(db, user)
+        db.commit()
     request.session.clear()
     request.session["flash"] = "Sie wurden abgemeldet."
     return RedirectResponse("/office/login", status_code=303)

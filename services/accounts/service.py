@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from forms.model import Text
@@ -68,6 +70,30 @@ def authenticate(db: Session, username: str, password: str) -> StaffUser:
     return user
 
 
+def end_sessions(db: Session, user: StaffUser) -> None:
+    """End every session of ``user`` at once, on every device: raise the account's session
+    epoch, which each session stored at login and ``current_staff`` compares on every
+    request. The one rule for logout, password reset, role change, disabling/enabling and
+    re-creating an account. The increment happens in the database (``UPDATE … SET
+    session_epoch = session_epoch + 1``), so two concurrent calls can never both write the
+    same number and leave a session alive; it takes effect when the transaction commits."""
+    if user.id is None:  # not stored yet: no session can carry its epoch
+        return
+    epoch = db.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(session_epoch=StaffUser.session_epoch + 1)
+        .returning(StaffUser.session_epoch)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "session_epoch", epoch)
+
+
+def session_is_current(user: StaffUser, epoch: object) -> bool:
+    """Whether a session that stored ``epoch`` at login is still valid for ``user``."""
+    return type(epoch) is int and epoch == user.session_epoch
+
+
 def get_active(db: Session, user_id: int) -> StaffUser | None:
     user = db.get(StaffUser, user_id)
     return user if user and user.active else None
@@ -89,6 +115,7 @@ def create_user(
         raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
     if len(password) < 12:
         raise ValueError("passwords must have at least 12 characters")
+    password_hash = hash_password(password)  # before any row is locked (it takes a while)
     user = db.exec(select(StaffUser).where(StaffUser.username == username.lower())).first()
     if user is None:
         user = StaffUser(
@@ -98,9 +125,11 @@ def create_user(
             password_hash="",
             roles=[],
         )
+    else:  # re-created with a new password: the old sessions end
+        end_sessions(db, user)
     user.municipality_id = municipality_id
     user.display_name = display_name
-    user.password_hash = hash_password(password)
+    user.password_hash = password_hash
     user.roles = sorted(set(roles))
     user.email = email
     user.phone = phone
@@ -117,6 +146,7 @@ def set_active(db: Session, username: str, active: bool) -> StaffUser:
     if user is None:
         raise ValueError(f"no such user: {username}")
     user.active = active
+    end_sessions(db, user)
     db.add(user)
     db.flush()
     return user

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from forms.fim import MAX_BYTES, FimImportError, ImportResult, import_xdatenfelder
 from forms.loader import DefinitionError, parse_definition
 from services.admin.deps import CurrentAdmin
-from services.web.deps import read_form, verify_csrf
+from services.web.deps import FormDep, verify_csrf
 from services.web.templating import render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
@@ -55,8 +55,7 @@ def fim_import_form(request: Request, admin: CurrentAdmin) -> Response:
 
 
 @router.post("/fim-import")
-async def fim_import(request: Request, admin: CurrentAdmin) -> Response:
-    form = await read_form(request)
+def fim_import(request: Request, form: FormDep, admin: CurrentAdmin) -> Response:
     upload = form.get(FIELD)
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _page(
@@ -65,7 +64,7 @@ async def fim_import(request: Request, admin: CurrentAdmin) -> Response:
             422,
             error="Bitte wählen Sie eine XDatenfelder-Datei (XML) aus.",
         )
-    data = await upload.read(MAX_BYTES + 1)  # never more than the limit into memory
+    data = upload.file.read(MAX_BYTES + 1)  # never more than the limit into memory
     filename = upload.filename
     if len(data) > MAX_BYTES:
         return _page(

@@ -14,7 +14,7 @@ from services.audit.service import admin_history
 from services.errors import NotFound
 from services.municipalities.models import Municipality
 from services.municipalities.service import logo_data_uri
-from services.web.deps import SessionDep, read_form, verify_csrf
+from services.web.deps import FormDep, SessionDep, verify_csrf
 from services.web.templating import render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
@@ -57,14 +57,15 @@ def municipality_page(request: Request, admin: CurrentAdmin, db: SessionDep) -> 
 
 
 @router.post("/municipality")
-async def municipality_save(request: Request, admin: CurrentAdmin, db: SessionDep) -> Response:
-    form = await read_form(request)
+def municipality_save(
+    request: Request, form: FormDep, admin: CurrentAdmin, db: SessionDep
+) -> Response:
     m = _own(db, admin)
     values, problems = svc.check_settings({k: str(form.get(k, "")) for k in svc.LABELS})
     logo = None
     upload = form.get("logo")
     if isinstance(upload, UploadFile) and upload.filename:
-        content = await upload.read(svc.MAX_LOGO_BYTES + 1)
+        content = upload.file.read(svc.MAX_LOGO_BYTES + 1)
         media_type, problem = svc.check_logo(content)
         if problem:
             problems.add("logo", problem)
@@ -120,11 +121,10 @@ def rate_table_page(request: Request, year: int, admin: CurrentAdmin, db: Sessio
 
 
 @router.post("/municipality/rates/{year}")
-async def rate_table_save(
-    request: Request, year: int, admin: CurrentAdmin, db: SessionDep
+def rate_table_save(
+    request: Request, year: int, form: FormDep, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     _year(year)
-    form = await read_form(request)
     posted = {k: v for k, v in form.items() if isinstance(v, str)}
     data, problems = svc.check_table(posted, year)
     exists = svc.table_for(db, admin.municipality_id, year) is not None

@@ -14,7 +14,7 @@ from services.errors import DomainError, NotFound
 from services.municipalities.models import Municipality
 from services.procedures import registry, versions
 from services.timeutil import today_local
-from services.web.deps import SessionDep, read_form, verify_csrf
+from services.web.deps import FormDep, SessionDep, verify_csrf
 from services.web.templating import render
 from workflow.diagram import render_svg
 
@@ -96,11 +96,15 @@ def new_draft(
 
 
 @router.post("/procedures/{procedure_id}/versions/{number}")
-async def save(
-    request: Request, procedure_id: str, number: int, admin: CurrentAdmin, db: SessionDep
+def save(
+    request: Request,
+    procedure_id: str,
+    number: int,
+    form: FormDep,
+    admin: CurrentAdmin,
+    db: SessionDep,
 ) -> Response:
     row = versions.version(db, admin, procedure_id, number)
-    form = await read_form(request)
     sources = {k: str(form.get(f"notice_{k}", "")) for k in row.notices}
     problems = versions.save_draft(
         db, row, str(form.get("form_yaml", "")), str(form.get("workflow_yaml", "")), sources
@@ -134,11 +138,12 @@ async def save(
 @router.api_route(
     "/procedures/{procedure_id}/versions/{number}/preview/{step_id}", methods=["GET", "POST"]
 )
-async def preview_step(
+def preview_step(
     request: Request,
     procedure_id: str,
     number: int,
     step_id: str,
+    form: FormDep,
     admin: CurrentAdmin,
     db: SessionDep,
 ) -> Response:
@@ -160,7 +165,7 @@ async def preview_step(
     m = db.get(Municipality, admin.municipality_id)
     values, errors = {}, []
     if request.method == "POST":
-        raw = raw_from_form(step.fields, await read_form(request))
+        raw = raw_from_form(step.fields, form)
         _, errors = validate_steps(proc.form, [step], raw, today=today_local())
         values = raw
     ids = [s.id for s in visible_steps(proc.form, {})] or [s.id for s in proc.form.steps]
@@ -249,10 +254,9 @@ def export_bundle(procedure_id: str, number: int, admin: CurrentAdmin, db: Sessi
 
 
 @router.post("/procedures/import")
-async def import_bundle(request: Request, admin: CurrentAdmin, db: SessionDep) -> Response:
-    form = await read_form(request)
+def import_bundle(request: Request, form: FormDep, admin: CurrentAdmin, db: SessionDep) -> Response:
     upload = form.get("bundle")
-    data = await upload.read(2_000_001) if isinstance(upload, UploadFile) else b""
+    data = upload.file.read(2_000_001) if isinstance(upload, UploadFile) else b""
     if not data or len(data) > 2_000_000:
         raise versions.BundleRefused(
             Text(

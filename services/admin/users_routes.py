@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.admin import users_service as svc
 from services.admin.deps import CurrentAdmin
 from services.admin.municipality_service import FormProblems
-from services.web.deps import SessionDep, read_form, verify_csrf
+from services.web.deps import FormDep, SessionDep, verify_csrf
 from services.web.templating import render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
@@ -69,8 +69,8 @@ def _password_once(request, admin, user, password: str, created: bool) -> Respon
 
 
 @router.post("/users/new")
-async def new_user(request: Request, admin: CurrentAdmin, db: SessionDep) -> Response:
-    form = _form_dict(await read_form(request))
+def new_user(request: Request, posted: FormDep, admin: CurrentAdmin, db: SessionDep) -> Response:
+    form = _form_dict(posted)
     values, problems = svc.check_new_user(db, form)
     if problems:
         shown = {**values, "generate": form.get("generate") == "yes", "password": ""}
@@ -106,11 +106,11 @@ def user_page(request: Request, user_id: int, admin: CurrentAdmin, db: SessionDe
 
 
 @router.post("/users/{user_id}")
-async def user_update(
-    request: Request, user_id: int, admin: CurrentAdmin, db: SessionDep
+def user_update(
+    request: Request, user_id: int, form: FormDep, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     user = svc.user_of(db, admin, user_id)
-    values, problems = svc.check_update(_form_dict(await read_form(request)))
+    values, problems = svc.check_update(_form_dict(form))
     if not problems:
         try:
             changed = svc.update(db, admin, user, values)
@@ -129,11 +129,11 @@ async def user_update(
 
 
 @router.post("/users/{user_id}/active")
-async def user_active(
-    request: Request, user_id: int, admin: CurrentAdmin, db: SessionDep
+def user_active(
+    request: Request, user_id: int, form: FormDep, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     user = svc.user_of(db, admin, user_id)
-    active = (await read_form(request)).get("active") == "yes"
+    active = form.get("active") == "yes"
     try:
         svc.set_active(db, admin, user, active)
     except svc.SelfLockout as exc:

@@ -1,6 +1,8 @@
 """Staff accounts as administrators manage them, always within their own municipality:
 create, change name/e-mail/roles, disable/enable, reset the password. Every change is an
-admin audit event; passwords and their hashes are never logged."""
+admin audit event; passwords and their hashes are never logged. A role change, disabling or
+enabling and a password reset end every session of the account at once
+(``accounts.service.end_sessions``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlmodel import Session, select
 
 from forms.model import Text
 from services.accounts.models import StaffUser
-from services.accounts.service import KNOWN_ROLES, hash_password
+from services.accounts.service import KNOWN_ROLES, end_sessions, hash_password
 from services.admin.municipality_service import FormProblems
 from services.audit.service import record_admin
 from services.errors import NotFound
@@ -164,7 +166,8 @@ def check_update(form: dict[str, Any]) -> tuple[dict[str, Any], FormProblems]:
 
 
 def update(db: Session, admin: StaffUser, user: StaffUser, values: dict[str, Any]) -> list[str]:
-    """Change name, e-mail and roles; returns the changed field names."""
+    """Change name, e-mail and roles; returns the changed field names. A role change ends
+    the account's sessions (a change of name or e-mail does not)."""
     if user.id == admin.id and "admin" not in values["roles"]:
         raise SelfLockout(
             "Sie können sich die Rolle Administration nicht selbst entziehen. Bitten Sie eine "
@@ -178,6 +181,8 @@ def update(db: Session, admin: StaffUser, user: StaffUser, values: dict[str, Any
             setattr(user, key, value)
     if after:
         db.add(user)
+        if "roles" in after:
+            end_sessions(db, user)
         _record(db, admin, "user_updated", user, before, after)
     return list(after)
 
@@ -194,6 +199,7 @@ def set_active(db: Session, admin: StaffUser, user: StaffUser, active: bool) -> 
     if active:
         user.failed_logins, user.locked_until = 0, None
     db.add(user)
+    end_sessions(db, user)
     _record(
         db,
         admin,
@@ -206,10 +212,12 @@ def set_active(db: Session, admin: StaffUser, user: StaffUser, active: bool) -> 
 
 
 def reset_password(db: Session, admin: StaffUser, user: StaffUser) -> str:
-    """A new generated password (returned once, to be shown once); unlocks the account."""
+    """A new generated password (returned once, to be shown once); unlocks the account and
+    ends its sessions."""
     password = generate_password()
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
     db.add(user)
+    end_sessions(db, user)
     _record(db, admin, "user_password_reset", user, {}, {"password_reset": True})
     return password

@@ -40,6 +40,11 @@ def annual(
     ),
     workers: int = typer.Option(2, "--workers", min=1, help="Worker processes."),
     batch: int = typer.Option(50, "--batch", min=1, help="Dogs per batch handed to a worker."),
+    in_background: bool = typer.Option(
+        False,
+        "--queue",
+        help="Hand the run to the job workers (amtsweg worker) instead of running it here.",
+    ),
 ) -> None:
     """Issue the annual dog-tax notices of YEAR for every registered dog (after the rates
     changed). Resumable: running it again continues the run and issues nothing twice."""
@@ -61,6 +66,10 @@ def annual(
             console.print(f"[red]{exc.message.de}[/red]")
             console.print(f"[red]{exc.message.en}[/red]")
         raise typer.Exit(1)
+
+    if in_background:
+        _queue_runs(engine, ms, year, workers)
+        return
 
     started_by = f"amtsweg notices annual ({getpass.getuser()})"
     summaries: list[RunSummary] = []
@@ -106,6 +115,27 @@ def annual(
         raise typer.Exit(1)
     if any(s.failed for s in summaries):
         raise typer.Exit(2)
+
+
+def _queue_runs(engine, ms, year: int, workers: int) -> None:
+    """One job per municipality; a run already queued or running is not queued twice."""
+    from services.db import unit_of_work
+    from services.jobs import service as jobs
+
+    with unit_of_work(engine) as db:
+        queued = [
+            m.name
+            for m in ms
+            if jobs.enqueue(
+                db,
+                "annual.run",
+                {"municipality_id": m.id, "year": year, "workers": workers},
+                key=f"annual:{m.id}:{year}:{jobs.utcnow().isoformat(timespec='seconds')}",
+                municipality_id=m.id,
+            )
+        ]
+    for name in queued:
+        console.print(f"Yearly run {year} of {name} handed to the job workers; see /office/runs.")
 
 
 def _print_summary(summaries: list[RunSummary]) -> None:

@@ -1,5 +1,39 @@
 """Write and verify the hash-chained audit logs: one chain per case (CaseEvent) and one per
-municipality for administrative changes (AdminEvent)."""
+municipality for administrative changes (AdminEvent).
+
+Appending is race-free: before the last event of a chain is read, the writer takes the lock
+that guards the chain, so "read the last event, insert seq + 1" happens for one writer at a
+time and concurrent writers queue instead of failing on the unique (parent, seq) constraint:
+
+- PostgreSQL: a row lock on the parent (the case, or the municipality for admin events),
+  ``SELECT … FOR NO KEY UPDATE``, held until the transaction ends. It is the same lock an
+  ``UPDATE`` of the row takes (``lifecycle.move``, ``claim``), so it also queues behind a
+  concurrent transition of the case. It is deliberately not ``FOR UPDATE``: inserting a row
+  that references the case (an upload, a document, the event itself) takes ``FOR KEY
+  SHARE`` on it, which ``FOR UPDATE`` would conflict with: two transactions that each
+  inserted such a row and then both wanted ``FOR UPDATE`` would deadlock. Under READ
+  COMMITTED (the default) the statements after the lock see what the previous holder
+  committed.
+- SQLite has no row locks; its one write lock covers the whole database. A transaction that
+  has not written yet (a GET request recording a "viewed" event: only POST requests take the
+  process write lock, services/web/deps.py) is opened with ``BEGIN IMMEDIATE``, which takes
+  the write lock at once (waiting up to the busy timeout) so the read of the last event
+  already happens under it. A transaction that has written already holds it: the sqlite3
+  driver opens transactions only right before the first INSERT/UPDATE/DELETE.
+
+Lock order: the lock is the first statement of each append (pending ORM changes are flushed
+only after it). Writers of a case take its row before its events: ``lifecycle.move``'s and
+``claim``'s UPDATE come before their events, and a bare append (a "viewed" event) starts with
+this lock. Rows that reference the case and are inserted earlier (the citizen's answer stores
+its files before the state change) take only ``FOR KEY SHARE``, which neither waits for this
+lock nor blocks it. So appends cannot wait for each other in a cycle
+(tests/services/audit/test_audit_races.py runs these races with real threads).
+
+Not chosen: retrying on IntegrityError inside a SAVEPOINT. With the sqlite3 driver a
+SAVEPOINT opened before the transaction's first write becomes the outer transaction, whose
+RELEASE commits everything so far; and on PostgreSQL each retry first waits for the other
+writer's commit anyway.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +44,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from services.audit.models import AdminEvent, CaseEvent
+from services.cases.models import Case
+from services.municipalities.models import Municipality
 from services.timeutil import aware, utcnow
 
 GENESIS = "0" * 64
@@ -34,6 +70,18 @@ def _content_hash(prev_hash: str, e: CaseEvent) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+def lock_parent(db: Session, parent, parent_id: int) -> None:
+    """Take the lock that serialises appends to the chain of ``parent`` row ``parent_id``
+    (see the module docstring); held until the transaction ends."""
+    with db.no_autoflush:  # lock first: pending changes are flushed after, under the lock
+        conn = db.connection()
+        if conn.dialect.name == "sqlite":
+            if not conn.connection.dbapi_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        db.execute(select(parent.id).where(parent.id == parent_id).with_for_update(key_share=True))
+
+
 def record(
     db: Session,
     *,
@@ -49,7 +97,10 @@ def record(
     public: bool = False,
     data: dict | None = None,
 ) -> CaseEvent:
-    """Append one event to the case's chain (call inside the transaction that made the change)."""
+    """Append one event to the case's chain (call inside the transaction that made the change).
+    Locks the case first (row lock on PostgreSQL, the write lock on SQLite; see the module
+    docstring), so concurrent appends to one case queue and the chain stays gapless."""
+    lock_parent(db, Case, case_id)
     last = db.exec(
         select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq.desc())
     ).first()
@@ -121,7 +172,9 @@ def record_admin(
     after: dict | None = None,
 ) -> AdminEvent:
     """Append one administrative change to the municipality's chain (call inside the
-    transaction that made the change). ``before``/``after`` hold the changed fields only."""
+    transaction that made the change). ``before``/``after`` hold the changed fields only.
+    Locks the municipality row first (like ``record`` locks the case)."""
+    lock_parent(db, Municipality, municipality_id)
     last = db.exec(
         select(AdminEvent)
         .where(AdminEvent.municipality_id == municipality_id)

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from forms.model import Text
+from services.audit import service as audit
 from services.audit.models import CaseEvent
 from services.cases.models import Case
 from services.errors import Conflict
@@ -42,6 +43,12 @@ def conflict(db: Session, case: Case) -> Conflict:
             "your step if it is still needed.",
         )
     )
+
+
+def lock(db: Session, case_id: int) -> None:
+    """Lock the case until the transaction ends: the same lock as its audit chain's
+    (``FOR NO KEY UPDATE`` on PostgreSQL, the write lock on SQLite; see services/audit)."""
+    audit.lock_parent(db, Case, case_id)
 
 
 def move(

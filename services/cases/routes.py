@@ -19,7 +19,8 @@ from services.errors import NotFound
 from services.municipalities import service as municipalities
 from services.procedures import registry
 from services.timeutil import today_local
-from services.web.deps import RedirectTo, SessionDep, SettingsDep, read_form, verify_csrf
+from services.web import metrics
+from services.web.deps import FormDep, RedirectTo, SessionDep, SettingsDep, verify_csrf
 from services.web.i18n import LANGUAGES, set_language
 from services.web.templating import lang_of, render
 
@@ -205,16 +206,16 @@ def step_page(
 
 
 @router.post("/{mun}/{proc_slug}/steps/{step_id}")
-async def save_step(
+def save_step(
     request: Request,
     mun: str,
     proc_slug: str,
     step_id: str,
+    form: FormDep,
     db: SessionDep,
     settings: SettingsDep,
 ) -> Response:
     m, proc, draft, step = _open_step(request, db, mun, proc_slug, step_id)
-    form = await read_form(request)
     lang = lang_of(request)
     action = str(form.get("action") or "continue")
     from_check = form.get("from_check") == "1"
@@ -227,7 +228,7 @@ async def save_step(
     for f in (f for f in fields if f.type == "file"):
         chosen = [x for x in form.getlist(f.id) if isinstance(x, UploadFile) and x.filename]
         if chosen:
-            files = [(x.filename, await x.read()) for x in chosen]
+            files = [(x.filename, x.file.read()) for x in chosen]
             errors += service.upload_files(db, draft, f, files, request.app.state.scanner)
 
     if action.startswith("remove_upload:"):
@@ -352,13 +353,17 @@ def submit(
     if token is None:
         raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED)
     try:
-        service.submit(db, m, token, settings.secret_key, settings.base_url, lang_of(request))
+        filed = service.submit(
+            db, m, token, settings.secret_key, settings.base_url, lang_of(request)
+        )
     except service.IncompleteFiling as exc:
         target = f"steps/{exc.step.id}" if exc.step else "check"
         return RedirectResponse(f"/{mun}/{proc_slug}/{target}", status_code=303)
     except service.StatusNotFound:
         raise RedirectTo(f"/{mun}/{proc_slug}", EXPIRED) from None
     db.commit()
+    if filed.first_time:
+        metrics.count_filing(filed.case.procedure_id)
     return RedirectResponse(f"/{mun}/{proc_slug}/confirmation", status_code=303)
 
 
@@ -384,6 +389,7 @@ def confirmation(
         status_token=filed.status_token,
         status_url=f"{settings.base_url.rstrip('/')}/status/{filed.status_token}",
         receipt=receipt,
+        receipt_pending=view.receipt_pending,
         mailed_to=email,
         due_date=filed.case.due_date,
         sections=summarize(proc.form, filed.case.answers, lang_of(request), mask=True),
@@ -444,11 +450,10 @@ def status_page(request: Request, token: str, db: SessionDep) -> Response:
 
 
 @status_router.post("/status/{token}/answer")
-async def answer(request: Request, token: str, db: SessionDep) -> Response:
-    form = await read_form(request)
+def answer(request: Request, token: str, form: FormDep, db: SessionDep) -> Response:
     text = str(form.get("answer_text") or "")
     files = [
-        (x.filename, await x.read())
+        (x.filename, x.file.read())
         for x in form.getlist("answer_files")
         if isinstance(x, UploadFile) and x.filename
     ]
@@ -475,8 +480,7 @@ def withdraw_page(request: Request, token: str, db: SessionDep) -> Response:
 
 
 @status_router.post("/status/{token}/withdraw")
-async def withdraw(request: Request, token: str, db: SessionDep) -> Response:
-    form = await read_form(request)
+def withdraw(request: Request, token: str, form: FormDep, db: SessionDep) -> Response:
     service.withdraw(db, token, str(form.get("reason") or ""))
     db.commit()
     request.session["flash"] = {

@@ -20,13 +20,13 @@ from services.audit.models import CaseEvent
 from services.cases import lifecycle
 from services.cases.models import Case, Document, Draft, RegisteredDog
 from services.cases.sequences import next_value
-from services.documents.receipt import render_receipt
 from services.errors import Conflict, DomainError, NotFound, StatusNotFound
+from services.jobs import service as jobs
 from services.mail import service as mail
 from services.municipalities.models import Municipality
 from services.municipalities.service import letterhead
 from services.procedures.registry import Procedure, of
-from services.timeutil import aware, today_local, utcnow
+from services.timeutil import aware, local, today_local, utcnow
 from services.uploads import service as uploads
 from services.uploads.models import Upload
 from services.uploads.scanner import VirusScanner
@@ -360,8 +360,9 @@ def submit(
     lang: str = "de",
 ) -> Filed:
     """File the draft as a case, exactly once per draft (a second submit returns the case),
-    with its receipt PDF and, if the citizen gave an e-mail address, the confirmation mail
-    in the outbox: all in one transaction."""
+    with its audit event, its uploads, the job that renders the receipt PDF and, if the
+    citizen gave an e-mail address, the confirmation mail in the outbox: all in one short
+    transaction (nothing slow happens here)."""
     draft = find_draft(db, draft_token, municipality.id, lock=True)
     if draft is None:
         raise StatusNotFound()
@@ -422,8 +423,16 @@ def submit(
     for u in uploads.for_draft(db, draft.id):
         if u.id not in kept:
             uploads.remove(db, draft.id, u.id)
-    attached = uploads.move_to_case(db, draft.id, case.id)
-    _store_receipt(db, municipality, case, proc, attached, lang)
+    uploads.move_to_case(db, draft.id, case.id)
+    # The receipt PDF is rendered by a job worker, outside this transaction and every lock.
+    jobs.enqueue(
+        db,
+        "cases.receipt",
+        {"case_id": case.id},
+        key=f"receipt:{case.id}",
+        municipality_id=municipality.id,
+        case_id=case.id,
+    )
     if clean.get("email"):
         subject, body = mail.render_mail(
             "filed",
@@ -451,58 +460,64 @@ def submit(
     return Filed(case, status_token, True)
 
 
-def _store_receipt(
-    db: Session, m: Municipality, case: Case, proc: Procedure, attached: list[Upload], lang: str
-) -> Document:
-    """The Eingangsbestätigung: what was filed, when, with the attachments' SHA-256."""
+def receipt_context(db: Session, case: Case) -> dict:
+    """What the Eingangsbestätigung shows: what was filed, when, with the attachments'
+    SHA-256 (the files filed with the case, not later answers to questions)."""
+    m = db.get(Municipality, case.municipality_id)
+    proc = of(case)
     a = case.answers
-    pdf = render_receipt(
-        {
-            "municipality": letterhead(m),
-            "case": {
-                "reference": case.reference,
-                "file_number": case.file_number,
-                "submitted_at": case.submitted_at,
-                "procedure_title": proc.title.de,
-                "email_sent": bool(a.get("email")),
-            },
-            "owner": {
-                k: a.get(k, "")
-                for k in (
-                    "given_names",
-                    "family_name",
-                    "street",
-                    "house_number",
-                    "postal_code",
-                    "town",
-                )
-            },
-            "sections": [
-                {"title": s.title, "rows": [{"label": r.label, "value": r.value} for r in s.rows]}
-                for s in summarize(proc.form, a, "de", mask=True)
-            ],
-            "attachments": [
-                {
-                    "filename": u.filename,
-                    "media_type": u.media_type,
-                    "size": u.size,
-                    "sha256": u.sha256,
-                }
-                for u in attached
-            ],
-            "letter_date": today_local(),
-        }
-    )
+    attached = [u for u in uploads.for_case(db, case.id) if u.slot != ANSWER_SLOT]
+    return {
+        "municipality": letterhead(m),
+        "case": {
+            "reference": case.reference,
+            "file_number": case.file_number,
+            "submitted_at": aware(case.submitted_at),
+            "procedure_title": proc.title.de,
+            "email_sent": bool(a.get("email")),
+        },
+        "owner": {
+            k: a.get(k, "")
+            for k in ("given_names", "family_name", "street", "house_number", "postal_code", "town")
+        },
+        "sections": [
+            {"title": s.title, "rows": [{"label": r.label, "value": r.value} for r in s.rows]}
+            for s in summarize(proc.form, a, "de", mask=True)
+        ],
+        "attachments": [
+            {"filename": u.filename, "media_type": u.media_type, "size": u.size, "sha256": u.sha256}
+            for u in attached
+        ],
+        "letter_date": local(case.submitted_at).date(),
+    }
+
+
+def receipt_of(db: Session, case_id: int) -> Document | None:
+    return db.exec(
+        select(Document)
+        .options(defer(Document.content))
+        .where(Document.case_id == case_id, Document.kind == "receipt")
+    ).first()
+
+
+def store_receipt(db: Session, case: Case, pdf: bytes, attachments: int) -> Document:
+    """Keep the rendered receipt with the case, once: a second call (a job run again after a
+    crash) returns the stored one. The case row is locked first, so two runs cannot both
+    store one."""
+    lifecycle.lock(db, case.id)
+    existing = receipt_of(db, case.id)
+    if existing is not None:
+        return existing
     doc = Document(
         case_id=case.id,
-        municipality_id=m.id,
+        municipality_id=case.municipality_id,
         kind="receipt",
         filename=f"Eingangsbestaetigung-{case.reference}.pdf",
         size=len(pdf),
         sha256=hashlib.sha256(pdf).hexdigest(),
         template="receipt.html",
         template_version=1,
-        meta={"attachments": len(attached)},
+        meta={"attachments": attachments},
         content=pdf,
     )
     db.add(doc)
@@ -555,6 +570,7 @@ class StatusView:
     municipality: Municipality
     events: list[CaseEvent]
     documents: list[Document]
+    receipt_pending: bool  # the receipt's job is queued or running: "wird erstellt"
 
 
 def status(db: Session, token: str) -> StatusView:
@@ -567,11 +583,14 @@ def status(db: Session, token: str) -> StatusView:
         .where(Document.case_id == case.id, Document.public == True)  # noqa: E712
         .order_by(Document.created_at)
     )
+    docs = list(docs)
     return StatusView(
         case,
         db.get(Municipality, case.municipality_id),
         audit.history(db, case.id, public_only=True),
-        list(docs),
+        docs,
+        receipt_pending=not any(d.kind == "receipt" for d in docs)
+        and jobs.is_pending(db, f"receipt:{case.id}"),
     )
 
 
@@ -594,6 +613,7 @@ def open_information_request(view: StatusView) -> CaseEvent | None:
 
 
 ANSWER_RULES = uploads.SlotRules(max_files=5)
+ANSWER_SLOT = "answer"
 
 
 def _citizen_transition(db: Session, case: Case, name: str, refusal: Text):
@@ -669,7 +689,7 @@ def answer_information_request(
                     db,
                     municipality_id=case.municipality_id,
                     case_id=case.id,
-                    slot="answer",
+                    slot=ANSWER_SLOT,
                     rules=ANSWER_RULES,
                     filename=filename,
                     content=content,

@@ -1,4 +1,4 @@
-"""Outgoing e-mail: the outbox, text templates, senders and the delivery worker.
+"""Outgoing e-mail: the outbox, text templates, senders and delivery (run as jobs).
 
 A mail is written to ``outbox_messages`` by ``enqueue`` in the same transaction as the change
 it reports (flush, no commit), so the case and its message commit or fail together.
@@ -11,6 +11,9 @@ it reports (flush, no commit), so the case and its message commit or fail togeth
 3. **record** the outcome per message (one short transaction each): ``sent`` with
    ``sent_at``, or ``attempts + 1``, ``last_error`` and the next attempt after a backoff;
    after ``MAX_ATTEMPTS`` the message is ``failed`` and stays in the table for the office.
+
+Each message is handed to a job worker when its transaction commits (``mail.deliver``);
+``mail.deliver_due`` runs every minute for retries (services/mail/jobs.py).
 
 If a worker dies between sending and recording, the lease runs out and the message is sent
 again: delivery is at least once, never lost. The ``Message-ID`` is derived from the outbox
@@ -28,7 +31,6 @@ import re
 import smtplib
 import ssl
 import tempfile
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -44,6 +46,7 @@ from sqlmodel import Session, select
 
 from services.config import ROOT
 from services.db import unit_of_work
+from services.jobs import service as jobs
 from services.mail.models import OutboxMessage
 from services.timeutil import BERLIN, aware, utcnow
 
@@ -114,6 +117,15 @@ def enqueue(
     )
     db.add(message)
     db.flush()
+    # Handed to a job worker right after the commit (same transaction as the message).
+    jobs.enqueue(
+        db,
+        "mail.deliver",
+        {"message_id": message.id},
+        key=f"mail:{message.id}",
+        municipality_id=municipality_id,
+        case_id=case_id,
+    )
     log.info("mail %s (%s) queued", message.id, kind)
     return message
 
@@ -425,95 +437,17 @@ def deliver_due(
     return DeliveryStats(sent=sent, failed=failed, retried=retried)
 
 
-# --------------------------------------------------------------------------- worker
-
-
-class MailWorker:
-    """Calls ``deliver_due`` every ``interval_seconds`` in a background thread.
-
-    ``start()`` / ``stop()``; ``wake()`` asks for a round now (e.g. right after a filing).
-    Errors of a round (database down, ...) are logged and the next round tries again.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        sender: MailSender,
-        interval_seconds: float = 10.0,
-        *,
-        from_address: str,
-        batch: int = 20,
-    ) -> None:
-        self.engine = engine
-        self.sender = sender
-        self.interval_seconds = interval_seconds
-        self.from_address = from_address
-        self.batch = batch
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> MailWorker:
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="amtsweg-mail", daemon=True)
-        self._thread.start()
-        log.info("mail worker started (%s, every %s s)", self.sender, self.interval_seconds)
-        return self
-
-    def stop(self, timeout: float | None = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run_once(self) -> DeliveryStats:
-        """One round: deliver until nothing more is due (at most 50 batches)."""
-        total = DeliveryStats()
-        for _ in range(50):
-            stats = deliver_due(
-                self.engine, self.sender, batch=self.batch, from_address=self.from_address
-            )
-            total = DeliveryStats(
-                total.sent + stats.sent, total.failed + stats.failed, total.retried + stats.retried
-            )
-            if stats.sent + stats.failed + stats.retried < self.batch or self._stop.is_set():
-                break
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                stats = self.run_once()
-                if stats.sent or stats.failed or stats.retried:
-                    log.info("mail worker: %s", stats)
-            except Exception:  # noqa: BLE001 - keep the worker alive; the next round retries
-                log.exception("mail worker round failed")
-            self._wake.wait(self.interval_seconds)
-
-
-def worker_from_settings(engine: Engine, settings: Any) -> MailWorker | None:
-    """The inline worker for the app (``AMTSWEG_MAIL_WORKER=inline``), not yet started;
-    ``None`` when mail is delivered elsewhere (``off``: run ``amtsweg mail worker``)."""
-    if mail_setting(settings, "mail_worker", "inline") != "inline":
-        return None
-    return MailWorker(
-        engine,
-        sender_from_settings(settings),
-        float(mail_setting(settings, "mail_worker_interval_seconds", 10.0)),
-        from_address=mail_setting(settings, "mail_from", "Amtsweg <noreply@localhost>"),
-    )
+def deliver_all_due(
+    engine: Engine, sender: MailSender, *, from_address: str, batch: int = 20, rounds: int = 50
+) -> DeliveryStats:
+    """Deliver until nothing more is due (at most ``rounds`` batches): what the mail jobs run
+    (services/mail/jobs.py)."""
+    total = DeliveryStats()
+    for _ in range(rounds):
+        stats = deliver_due(engine, sender, batch=batch, from_address=from_address)
+        total = DeliveryStats(
+            total.sent + stats.sent, total.failed + stats.failed, total.retried + stats.retried
+        )
+        if stats.sent + stats.failed + stats.retried < batch:
+            break
+    return total

@@ -160,6 +160,8 @@ def _case_page(
     status_code: int = 200,
 ) -> Response:
     view = service.view_case(db, staff, reference, record=error is None)
+    if error is None:
+        db.commit()  # the "viewed" event; the case's lock is not held while the page renders
     return render(
         request,
         "office/case.html",

@@ -223,11 +223,15 @@ def send_reply_reminders(db: Session, links: Links, today: date | None = None) -
     address is known, always on the status page) once, and record it."""
     today = today or today_local()
     due = db.exec(
-        select(Case).where(
+        select(Case)
+        .where(
             Case.state == lifecycle.WAITING,
             Case.reply_by < today,
             Case.reminded_at == None,  # noqa: E711
         )
+        # Another run at the same moment skips the cases this one is reminding (PostgreSQL;
+        # SQLite serialises write transactions anyway).
+        .with_for_update(skip_locked=True)
     ).all()
     for case in due:
         m = db.get(Municipality, case.municipality_id)

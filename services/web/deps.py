@@ -11,10 +11,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from forms.model import Text
 from services.accounts.models import StaffUser
-from services.accounts.service import get_active
+from services.accounts.service import get_active, session_is_current
 from services.config import Settings
 from services.db import unit_of_work
 from services.errors import DomainError
@@ -82,7 +83,7 @@ MAX_FIELDS = 400
 MAX_PART_BYTES = 50 * 1024 * 1024
 
 
-async def read_form(request: Request):
+async def read_form(request: Request) -> FormData:
     """Parse a posted form once, with limits; broken or oversized input gets a clear page."""
     try:
         return await request.form(
@@ -111,6 +112,13 @@ async def read_form(request: Request):
         ) from None
 
 
+FormDep = Annotated[FormData, Depends(read_form)]
+"""The posted form for plain ``def`` routes: parsed on the event loop by this async
+dependency (Starlette caches it on the request, so ``verify_csrf`` and the route share one
+parse); the route itself then runs in the thread pool and reads uploads with
+``upload.file.read()``."""
+
+
 async def verify_csrf(request: Request) -> None:
     """Every POST must carry the session's CSRF token (form field or X-CSRF-Token header)."""
     if request.method != "POST":
@@ -127,20 +135,30 @@ async def verify_csrf(request: Request) -> None:
 
 
 def current_staff(request: Request, db: SessionDep, settings: SettingsDep) -> StaffUser:
+    """The logged-in staff member, or NotLoggedIn: no session, idle too long, account
+    disabled, or the session was ended (its stored epoch is not the account's any more:
+    logout, password reset, role change, disabling; see accounts.service.end_sessions)."""
     user_id = request.session.get("staff_id")
     seen = request.session.get("staff_seen", 0)
     if not user_id:
         raise NotLoggedIn()
+
+    def refuse(flash: str | None = None) -> NotLoggedIn:
+        for key in ("staff_id", "staff_epoch", "staff_seen"):
+            request.session.pop(key, None)
+        if flash:
+            request.session["flash"] = flash
+        return NotLoggedIn()
+
     if time.time() - seen > settings.session_timeout_minutes * 60:
-        request.session.pop("staff_id", None)
-        request.session["flash"] = (
+        raise refuse(
             "Ihre Sitzung ist wegen Inaktivität abgelaufen. Bitte melden Sie sich erneut an."
         )
-        raise NotLoggedIn()
     user = get_active(db, user_id)
     if user is None:
-        request.session.pop("staff_id", None)
-        raise NotLoggedIn()
+        raise refuse()
+    if not session_is_current(user, request.session.get("staff_epoch")):
+        raise refuse("Ihre Sitzung wurde beendet. Bitte melden Sie sich erneut an.")
     request.session["staff_seen"] = int(time.time())
     return user
 

@@ -16,6 +16,7 @@ from sqlmodel import select
 from services.accounts.models import StaffUser
 from services.audit.models import AdminEvent
 from services.cases.models import Case, Document
+from services.jobs.models import Job
 from services.municipalities.models import DogTaxRateTable, Municipality
 from services.uploads.models import Upload
 from tests.conftest import PDF, csrf_of, login, make_staff
@@ -31,6 +32,7 @@ class World:
     document_id: int
     clerk_id: int
     admin_id: int
+    job_id: int
     secrets: tuple[str, ...]  # text of A that B must never see
 
 
@@ -62,6 +64,17 @@ def world(db, municipality, other_municipality, case_factory, clerk, foreign_cle
     )
     db.add(upload)
     db.add(document)
+    job = Job(
+        kind="cases.receipt",
+        key="receipt:geheim",
+        args={"case_id": case.id},
+        municipality_id=municipality.id,
+        case_id=case.id,
+        state="failed",
+        attempts=8,
+        last_error="RuntimeError: Geheimhaus",
+    )
+    db.add(job)
     admin = make_staff(db, municipality, "hadmin", "Hanna Herzadmin", ["admin"])
     make_staff(db, other_municipality, "fadmin", "Frank Fremdadmin", ["admin"])
     db.commit()
@@ -72,6 +85,7 @@ def world(db, municipality, other_municipality, case_factory, clerk, foreign_cle
         document_id=document.id,
         clerk_id=clerk.id,
         admin_id=admin.id,
+        job_id=job.id,
         secrets=(
             case.reference,
             "Geheimhaus",
@@ -124,6 +138,9 @@ MATRIX = [
     ("GET", "/admin/fim-import", 403, 200),
     ("GET", "/admin/statistics", 403, 200),
     ("GET", "/admin/statistics.csv", 403, 200),
+    ("GET", "/admin/jobs", 403, 200),
+    ("GET", "/admin/jobs?state=failed", 403, 200),
+    ("POST", "/admin/jobs/{job_id}/retry", 403, 404),
 ]
 
 
@@ -162,6 +179,7 @@ def _snapshot(db) -> tuple:
         len(db.exec(select(Upload)).all()),
         len(db.exec(select(Document)).all()),
         len(db.exec(select(AdminEvent).where(AdminEvent.municipality_id == h.id)).all()),
+        sorted((j.key, j.state) for j in db.exec(select(Job)).all()),
     )
 
 
@@ -176,6 +194,7 @@ def test_other_municipality_never_sees_or_changes_a(
         document_id=world.document_id,
         clerk_id=world.clerk_id,
         admin_id=world.admin_id,
+        job_id=world.job_id,
         year=YEAR,
     )
     assert _route_exists(app, url), f"{url} is in the matrix but not served"

@@ -28,7 +28,6 @@ from services.mail.service import (
     DeliveryStats,
     FileSender,
     MailTemplateError,
-    MailWorker,
     SmtpSender,
     backoff,
     deliver_due,
@@ -330,16 +329,28 @@ def test_concurrent_deliveries_send_each_message_exactly_once(db, engine, munici
     assert {r.status for r in rows} == {"sent"}
 
 
-def test_worker_delivers_in_the_background(db, engine, municipality, smtp):
-    worker = MailWorker(engine, smtp.sender(), 30, from_address=FROM).start()
+def test_a_queued_mail_is_handed_to_a_job_that_sends_it(app, settings, engine, municipality, smtp):
+    """enqueue() queues a mail.deliver job in the same transaction; the job sends it."""
+    from services.db import unit_of_work
+    from services.jobs import queue as jobs_queue
+    from services.jobs import service as jobs
+    from services.jobs.models import Job
+
+    via_smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port})
+    jobs.set_dispatcher(engine, None)  # held: this test runs the job as a worker would
     try:
-        queue(db, municipality)
-        worker.wake()  # no need to wait for the 30-second interval
-        smtp.wait_for(1)
-        assert len(smtp.inbox.messages) == 1
+        with unit_of_work(engine) as s:
+            message = queue(s, municipality)
+        with unit_of_work(engine) as s:
+            job = s.exec(select(Job).where(Job.key == f"mail:{message.id}")).one()
+        assert job.kind == "mail.deliver" and job.state == "queued"
+        assert jobs.execute(engine, via_smtp, job.id) == "done"
     finally:
-        worker.stop()
-    assert not worker.running
+        jobs_queue.configure(engine, settings)
+    smtp.wait_for(1)
+    assert len(smtp.inbox.messages) == 1
+    with Session(engine) as s:
+        assert s.get(OutboxMessage, message.id).status == "sent"
 
 
 # --------------------------------------------------------------------------- senders, CLI
