@@ -1,11 +1,12 @@
 """Browser fixtures: the real app served by uvicorn on a free port (SQLite, migrated, demo
-data), driven by Playwright in Debian's headless Chromium; axe-core checks accessibility."""
+data) with a real job worker process beside it, driven by Playwright in Debian's headless Chromium; axe-core checks accessibility."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -52,17 +53,31 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     migrate(url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    app = create_app(
-        Settings(
-            env="test",
-            database_url=url,
-            base_url=base,
-            secret_key="browser-test-secret-" + "y" * 40,
-        )
+    settings = Settings(
+        env="test",
+        database_url=url,
+        base_url=base,
+        secret_key="browser-test-secret-" + "y" * 40,
+        jobs="worker",  # as in production: a job worker process renders receipts, sends mail
+        mail_dir=tmp_path_factory.mktemp("mail"),
     )
+    app = create_app(settings)
     with Session(app.state.engine) as db:
         load(db, DEMO_PASSWORD)
         db.commit()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "worker"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "AMTSWEG_DATABASE_URL": url,
+            "AMTSWEG_ENV": "test",
+            "AMTSWEG_BASE_URL": base,
+            "AMTSWEG_SECRET_KEY": settings.secret_key,
+            "AMTSWEG_MAIL_DIR": str(settings.mail_dir),
+            "AMTSWEG_LOG_LEVEL": "warning",
+        },
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -74,6 +89,11 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     yield base
     server.should_exit = True
     thread.join(timeout=10)
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
 
 
 @pytest.fixture(scope="session")

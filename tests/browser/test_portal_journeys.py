@@ -184,7 +184,14 @@ def test_dangerous_dog_with_evidence_uploads_and_receipt(live_server, page, tmp_
     for name in ("entscheidung-ordnungsbehoerde.pdf", "erlaubnis.pdf", "versicherung.pdf"):
         assert name in content
     reference = submit_filing(page)
-
+    # The job worker renders the receipt; until then the page says so, with a reload link.
+    for _ in range(60):
+        if page.locator("a:has-text('Eingangsbestätigung herunterladen')").count():
+            break
+        assert "wird erstellt" in page.locator("main").inner_text()
+        assert_accessible(page)
+        page.wait_for_timeout(500)
+        page.click("a:has-text('Seite neu laden')")
     with page.expect_download() as download_info:
         page.click("a:has-text('Eingangsbestätigung herunterladen')")
     receipt = tmp_path / "eingangsbestaetigung.pdf"
