@@ -24,15 +24,32 @@ from typing import Any
 from babel.numbers import format_currency
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
-from weasyprint import HTML, Attachment
-from weasyprint.text.fonts import FontConfiguration
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "notices"
 PDF_VARIANT = "pdf/a-3a"
 PRODUCER = "Amtsweg"
 
-FONT_CONFIG = FontConfiguration()
 _FONT_LOCK = threading.Lock()  # FontConfiguration is not documented as thread-safe
+
+
+def __getattr__(name: str):
+    """``FONT_CONFIG``: the process's one FontConfiguration, made on first use. WeasyPrint is
+    imported only then, so a web process starts without it (about a second less)."""
+    if name == "FONT_CONFIG":
+        return _font_config()
+    raise AttributeError(name)
+
+
+_font_config_instance = None
+
+
+def _font_config():
+    global _font_config_instance
+    if _font_config_instance is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _font_config_instance = FontConfiguration()
+    return _font_config_instance
 
 
 # --------------------------------------------------------------------------- filters
@@ -175,10 +192,12 @@ def html_to_pdf(
     attachments: Iterable[tuple[str, bytes, str]] = (),
 ) -> bytes:
     """Write ready HTML (stylesheets resolved against ``templates/notices/``) as PDF/A-3a."""
+    from weasyprint import HTML, Attachment
+
     now = datetime.now(UTC)
     with _FONT_LOCK:
         document = HTML(string=html, base_url=str(TEMPLATE_DIR) + "/").render(
-            font_config=FONT_CONFIG, pdf_variant=PDF_VARIANT
+            font_config=_font_config(), pdf_variant=PDF_VARIANT
         )
         meta = document.metadata
         meta.title = title
