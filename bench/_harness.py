@@ -15,6 +15,16 @@ Traffic goes only to 127.0.0.1.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+# bench/queue.py would shadow the standard library's queue when this file is run directly.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
 import asyncio
 import contextlib
 import json
@@ -28,7 +38,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -36,14 +45,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
-
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 URL = "/herzberg-elster/hund-anmelden"
 DEMO_PASSWORD = "bench-" + "x" * 20
@@ -143,6 +146,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def amtsweg_command() -> list[str]:
@@ -346,6 +358,23 @@ def wait_http(url: str, proc: Proc, timeout: float = 180.0) -> float:
     )
 
 
+def save_logs(root: Path, dest: str | None, pg: Postgres | None = None) -> None:
+    """Copy the servers' (and PostgreSQL's) logs to ``dest`` before the temp dirs go."""
+    if not dest:
+        return
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    logs = list(root.rglob("*.log"))
+    if pg is not None and (pg.dir / "log").exists():
+        logs.append(pg.dir / "log")
+    for path in logs:
+        name = "postgresql.log" if path.name == "log" else path.name
+        prefix = path.parent.name + "-" if path.parent != root and path.name != "log" else ""
+        with contextlib.suppress(OSError):
+            shutil.copy(path, out / (prefix + name))
+    log(f"logs copied to {out}")
+
+
 def install_signal_handlers() -> None:
     """SIGTERM (and SIGHUP) end the benchmark like Ctrl+C, so ``finally`` blocks clean up."""
 
@@ -354,6 +383,8 @@ def install_signal_handlers() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
+    # Ctrl+C raises KeyboardInterrupt even when started with SIGINT ignored (e.g. by `&`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,6 +403,9 @@ class Postgres:
                 "postgresql, or skip the PostgreSQL scenarios"
             )
         self.bin = b
+        if port and not port_free(port):
+            log(f"port {port} is taken; PostgreSQL gets a free one")
+            port = None
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="amtsweg-bench-pg."))
         self.as_pg: list[str] = []
@@ -426,7 +460,12 @@ class Postgres:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c synchronous_commit=on"
         )
-        self._ctl("-l", str(self.dir / "log"), "-w", "-o", options, "start")
+        done = self._ctl("-l", str(self.dir / "log"), "-w", "-o", options, "start", check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL did not start on port {self.port}: {done.stderr.strip()}\n"
+                + tail(self.dir / "log")
+            )
         self.running = True
         log(f"throwaway PostgreSQL on 127.0.0.1:{self.port} ({self.dir})")
         return self.admin_url
@@ -683,6 +722,7 @@ class Recorder:
     filing_s: list[float] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)  # "503", "ServerDisconnectedError", …
+    server_errors_by_request: Counter = field(default_factory=Counter)  # "POST submit 500"
     error_times: list[tuple[float, str]] = field(default_factory=list)
     started: int = 0
     failed: int = 0
@@ -722,6 +762,7 @@ class Recorder:
             "statuses": {str(k): v for k, v in sorted(statuses.items())},
             "errors": dict(self.errors.most_common()),
             "server_errors_5xx": sum(v for k, v in statuses.items() if k >= 500),
+            "server_errors_by_request": dict(self.server_errors_by_request.most_common()),
         }
 
 
@@ -753,6 +794,8 @@ async def file_one(
         status, location, body = await _request(session, method, url, label, rec, data)
         if status != want:
             rec.error(str(status) if status >= 500 or status == 429 else f"{status} {label}")
+            if status >= 500:
+                rec.server_errors_by_request[f"{label} {status}"] += 1
             raise FilingFailed(f"{label}: {status}")
         return location, body
 
@@ -858,12 +901,15 @@ async def run_filings(
     tasks = [asyncio.create_task(client()) for _ in range(clients)]
     try:
         # In-flight filings may finish after the deadline (each request is bounded).
-        await asyncio.wait_for(asyncio.gather(*tasks), time_limit + 180)
-    except TimeoutError:
-        rec.error("run cut at time bound")
+        done, pending = await asyncio.wait(tasks, timeout=time_limit + 180)
+        if pending:
+            rec.error("run cut at time bound")
+        for t in done:
+            t.result()  # a bug in a client is raised, not hidden
     finally:
         for t in tasks:
             t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     rec.duration_s = time.perf_counter() - t0
     return rec
 
@@ -1228,3 +1274,7 @@ def _render_receipt_runs(database_url: str, runs: int) -> dict[str, Any]:
         "pdf_bytes": len(pdf),
         "reference": case.reference,
     }
+
+
+if __name__ == "__main__":
+    print("bench/_harness.py: helpers of bench/load.py and bench/faults.py; nothing to run.")

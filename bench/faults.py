@@ -24,7 +24,7 @@ and a volume of filings stays reachable.
 
 Prints the counts and a PASS/FAIL line per check; exits 1 if any check fails.
 
-    uv run python bench/faults.py                      # faults + 1,500 filings (about 15 min)
+    uv run python bench/faults.py                      # faults + 1,500 filings (est. 12-15 min)
     uv run python bench/faults.py --volume 10000       # the full volume (about an hour on 2 cores)
     uv run python bench/faults.py --duration 30 --volume 500   # smoke run
     uv run python bench/faults.py --volume 0           # faults only; --no-faults: volume only
@@ -35,15 +35,7 @@ the end, also on Ctrl+C.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from collections import Counter
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -51,14 +43,23 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
 
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench import _harness as h  # noqa: E402
 
-console = Console(width=160)
+console = Console(width=160, soft_wrap=True)
 
 
 def parse_args(argv=None):
@@ -115,6 +116,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--pg-port", type=int, default=54352, help="port of the throwaway PostgreSQL")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.add_argument("--keep-logs", metavar="DIR", help="copy the server and worker logs here")
     return p.parse_args(argv)
 
 
@@ -131,17 +133,10 @@ class Checks:
         return all(i["ok"] for i in self.items)
 
     def print(self) -> None:
-        t = Table(title=self.title)
-        t.add_column("Result")
-        t.add_column("Check")
-        t.add_column("Counts")
+        console.print(f"[bold]{escape(self.title)}[/bold]")
         for i in self.items:
-            t.add_row(
-                "[green]PASS[/green]" if i["ok"] else "[red]FAIL[/red]", i["check"], i["detail"]
-            )
-        console.print(t)
-        for i in self.items:
-            console.print(f"{'PASS' if i['ok'] else 'FAIL'}: {i['check']} ({i['detail']})")
+            mark = "[green]PASS[/green]" if i["ok"] else "[red]FAIL[/red]"
+            console.print(f"{mark}: {escape(i['check'])} ({escape(i['detail'])})")
 
 
 def open_jobs(engine) -> int:
@@ -357,12 +352,18 @@ async def fault_load(
         schedule = sorted(
             [(args.kill_web_at, "web"), (args.kill_job_at, "job"), (args.restart_db_at, "db")]
         )
-        for second, what in schedule:
-            if second >= args.duration:
-                continue
+        schedule = [(sec, what) for sec, what in schedule if sec < args.duration]
+        for i, (second, what) in enumerate(schedule):
+            next_at = schedule[i + 1][0] if i + 1 < len(schedule) else args.duration
             await at(second)
             if what == "web":
                 pids = h.web_pids(serve_pid, 2)
+                while not pids and loop.time() - t0 < second + 10:  # uvicorn is replacing one
+                    await asyncio.sleep(0.1)
+                    pids = h.web_pids(serve_pid, 2)
+                if not pids:
+                    note("no web worker process to kill")
+                    continue
                 victim = pids[0]
                 os.kill(victim, signal.SIGKILL)
                 e = note("kill -9 web worker", pid=victim)
@@ -370,9 +371,8 @@ async def fault_load(
             elif what == "job":
                 # Prefer a worker in the middle of a job, so the lease and sweeper are needed.
                 victim, running = await asyncio.to_thread(busy_job_worker, engine, jobs)
-                for _ in range(40):  # up to 10 s
-                    if running:
-                        break
+                # ... waiting at most 10 s, and not past the next fault.
+                while not running and loop.time() - t0 < min(second + 10, next_at - 1):
                     await asyncio.sleep(0.25)
                     victim, running = await asyncio.to_thread(busy_job_worker, engine, jobs)
                 os.kill(victim.pid, signal.SIGKILL)
@@ -466,6 +466,13 @@ def run_faults(args, procs: h.Processes, root: Path, pg: h.Postgres, report: dic
                 ", ".join(f"{k}: {v}" for k, v in w["errors"].items()) or "0",
             )
         console.print(t)
+        log_errors = sum(h.log_problems(p.log_path) for p in [server.proc, *jobs])
+        report["faults"]["log_error_lines"] = log_errors
+        console.print(
+            "Server errors by request: "
+            + (", ".join(f"{k}: {v}" for k, v in s["server_errors_by_request"].items()) or "none")
+            + f"; {log_errors} error line(s) in the server and job worker logs."
+        )
         console.print(
             f"Receipts and jobs caught up: {wait['caught_up']} after {wait['waited_s']} s "
             f"({wait['receipts']}/{wait['cases']} receipts); "
@@ -539,7 +546,9 @@ def run_volume(args, procs: h.Processes, root: Path, pg: h.Postgres, report: dic
         checks.add(
             "0 server errors (5xx)",
             s["server_errors_5xx"] == 0,
-            f"{s['server_errors_5xx']} 5xx of {s['requests']} requests; all errors: "
+            f"{s['server_errors_5xx']} 5xx of {s['requests']} requests"
+            + "".join(f", {k}: {v}" for k, v in s["server_errors_by_request"].items())
+            + "; all errors: "
             + (", ".join(f"{k}: {v}" for k, v in s["errors"].items()) or "0"),
         )
         checks.add(
@@ -618,6 +627,7 @@ def main(argv=None) -> int:
         return 130
     finally:
         procs.stop_all()
+        h.save_logs(root, args.keep_logs, pg)
         if pg is not None:
             pg.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -36,7 +36,7 @@ Ceilings, in the same run:
     one process (median); the job worker's median time per receipt as a ratio to it (goal
     <= 1.3).
 
-    uv run python bench/load.py                  # all scenarios (about 15 min on 2 quiet cores)
+    uv run python bench/load.py                  # all scenarios (est. 12-15 min, 2 quiet cores)
     uv run python bench/load.py --scale 1        # the full counts (about 4x as long)
     uv run python bench/load.py --scenarios sqlite --clients 1,8 --filings 20   # smoke run
     uv run python bench/load.py --json var/load.json    # also write every figure as JSON
@@ -47,11 +47,7 @@ the end, also on Ctrl+C.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -59,7 +55,11 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
 import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -76,7 +76,7 @@ SCENARIOS = {
 # waits for its receipts before the next starts.
 FULL_FILINGS = {1: 50, 8: 200, 32: 320, 128: 640}
 DEFAULT_SCALE = 0.25
-console = Console(width=160)
+console = Console(width=160, soft_wrap=True)
 
 
 def filings_for(clients: int, args) -> int:
@@ -103,8 +103,8 @@ def parse_args(argv=None):
         "--filings",
         type=int,
         default=0,
-        help="filings per client count (0: 50/200/320/640 at 1/8/32/128 clients, "
-        "else 5 per client, at least 50; times --scale)",
+        help="filings at every client count (0: 50/200/320/640 at 1/8/32/128 clients, "
+        "else 5 per client, at least 50, times --scale)",
     )
     p.add_argument(
         "--scale",
@@ -146,6 +146,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--pg-port", type=int, default=54351, help="port of the throwaway PostgreSQL")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.add_argument("--keep-logs", metavar="DIR", help="copy the server and worker logs here")
     args = p.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
@@ -478,7 +479,7 @@ def print_summary(results: list[dict], render: dict | None) -> None:
         thr_text, res["receipt_throughput_vs_bare"] = with_ratio(1 / per_s if per_s else None, bare)
         cpu_text, res["receipt_cpu_vs_bare"] = with_ratio(cpu / done if done else None, bare_cpu)
         t.add_row(
-            res["title"],
+            res["scenario"],
             h.fmt(best["filings_per_s"], digits=2),
             str(best["clients"]),
             h.fmt(max((r["request_p99_s"] or 0) for r in runs), 1000),
@@ -510,7 +511,9 @@ def main(argv=None) -> int:
     info = h.machine()
     console.print(h.machine_line(info))
     console.print(
-        f"Scenarios {', '.join(args.scenarios)}; clients {args.clients}; filings "
+        "Scenarios: "
+        + "; ".join(f"{k} = {SCENARIOS[k]['title']}" for k in args.scenarios)
+        + f". Clients {args.clients}; filings "
         f"{[filings_for(c, args) for c in args.clients]}; time limit {args.time_limit:.0f} s "
         f"per run."
     )
@@ -552,6 +555,7 @@ def main(argv=None) -> int:
         return 130
     finally:
         procs.stop_all()
+        h.save_logs(root, args.keep_logs, pg)
         if pg is not None:
             pg.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -196,6 +197,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No database connection within the pool timeout: saturated, not broken.
         log.warning("no database connection free: %s", exc)
         metrics.REJECTED.labels("db_pool_timeout").inc()
+        return busy_page(request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # The database went away (restart, failover, network): nothing was acknowledged, the
+        # transaction rolled back; the client may try again shortly.
+        log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        metrics.REJECTED.labels("database_unavailable").inc()
         return busy_page(request)
 
     @app.exception_handler(DomainError)

@@ -150,6 +150,9 @@ def serve(
             log_config=None,  # configure_logging above (and in each worker) sets up the handlers
             log_level=settings.log_level,
             access_log=False,  # the app writes one access line per request, with its request id
+            # A worker process importing the app on a busy machine may take more than
+            # uvicorn's default 5 s to answer its health check; it is not hung.
+            timeout_worker_healthcheck=30,
         )
     finally:
         if job_worker is not None:

@@ -61,7 +61,7 @@ QUEUED = Gauge(
 )
 REJECTED = Counter(
     "amtsweg_http_requests_rejected_total",
-    "Requests answered 503 because the process was saturated.",
+    "Requests answered 503: the process was saturated or the database unavailable.",
     ("reason",),
 )
 FILINGS = Counter(
