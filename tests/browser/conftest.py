@@ -1,5 +1,6 @@
 """Browser fixtures: the real app served by uvicorn on a free port (SQLite, migrated, demo
-data) with a real job worker process beside it, driven by Playwright in Debian's headless Chromium; axe-core checks accessibility."""
+data) with a real job worker process beside it, driven by Playwright in Debian's headless
+Chromium; axe-core checks accessibility."""
 
 from __future__ import annotations
 
