@@ -38,6 +38,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("AMTSWEG_REQUIRE_POSTGRES is set but no PostgreSQL URL given")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres`` are about PostgreSQL only (row lock modes): their SQLite
+    variants are deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def _postgres_database(admin_url: str) -> str:
     name = f"amtsweg_test_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

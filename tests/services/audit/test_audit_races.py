@@ -246,6 +246,7 @@ def test_parallel_admin_changes_keep_the_municipality_chain_gapless(app, db, mun
     assert audit.verify(db)[1] == []
 
 
+@pytest.mark.postgres
 def test_appends_after_storing_files_for_the_case_do_not_deadlock(app, db, case_factory):
     """PostgreSQL: inserting a row that references the case (here an upload, as the
     citizen's answer does before its state change) takes FOR KEY SHARE on the case row. Two
@@ -253,8 +254,6 @@ def test_appends_after_storing_files_for_the_case_do_not_deadlock(app, db, case_
     lock is FOR NO KEY UPDATE, which does not conflict with FOR KEY SHARE (FOR UPDATE would,
     and PostgreSQL would abort one of them with "deadlock detected")."""
 
-    if app.state.engine.dialect.name != "postgresql":
-        pytest.skip("row lock modes exist on PostgreSQL only (SQLite locks the database)")
     case = case_factory("answer_received")
     engine = app.state.engine
     stored = threading.Barrier(2, timeout=30)
