@@ -178,11 +178,11 @@ def ppid_map() -> dict[int, list[int]]:
 
 def descendants(pid: int) -> list[int]:
     tree = ppid_map()
-    out, todo = [], list(tree.get(pid, []))
-    while todo:
-        p = todo.pop()
+    out, stack = [], list(tree.get(pid, []))
+    while stack:
+        p = stack.pop()
         out.append(p)
-        todo.extend(tree.get(p, []))
+        stack.extend(tree.get(p, []))
     return out
 
 
@@ -951,7 +951,7 @@ async def check_status_links(acks: list[Ack], clients: int) -> dict[str, Any]:
     import aiohttp
 
     ok, problems = 0, Counter()
-    todo = iter(acks)
+    remaining = iter(acks)
     lat: list[float] = []
 
     async def client() -> None:
@@ -959,7 +959,7 @@ async def check_status_links(acks: list[Ack], clients: int) -> dict[str, Any]:
         async with aiohttp.ClientSession(
             connector=_connector(), timeout=aiohttp.ClientTimeout(total=60)
         ) as session:
-            for ack in todo:
+            for ack in remaining:
                 t0 = time.perf_counter()
                 try:
                     async with session.get(ack.status_url, allow_redirects=False) as resp:
