@@ -5,6 +5,7 @@ from forms.model import FieldDef, FormDefinition, StepDef
 from forms.summary import summarize
 from forms.validate import (
     FieldError,
+    check_text,
     fields_to_render,
     prune,
     validate,
@@ -18,6 +19,7 @@ __all__ = [
     "FieldError",
     "FormDefinition",
     "StepDef",
+    "check_text",
     "fields_to_render",
     "load_definition",
     "parse_definition",

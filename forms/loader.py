@@ -147,6 +147,8 @@ def _check_kind(d: FormDefinition, f, where: str, seen: set[str]) -> None:
                 f'{where}: not_before refers to "{f.not_before}", '
                 "which is not an earlier date field"
             )
+    if f.max_years_ago is not None and f.type != "date":
+        raise DefinitionError(f"{where}: max_years_ago is only allowed on date fields")
     if f.min_age:
         target = f.min_age.of
         if target is None and f.type != "date":

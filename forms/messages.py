@@ -26,9 +26,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "„{label}“ darf nicht vor „{other}“ liegen.",
         "en": "“{label}” must not be before “{other}”.",
     },
+    "date_too_old": {
+        "de": "„{label}“ darf nicht mehr als {years} Jahre zurückliegen. Bitte prüfen Sie das Jahr.",
+        "en": "“{label}” must not be more than {years} years ago. Check the year.",
+    },
     "min_age": {
         "de": "Sie müssen mindestens {years} Jahre alt sein.",
         "en": "You must be at least {years} years old.",
+    },
+    "char_control": {
+        "de": "„{label}“ enthält ein unsichtbares Steuerzeichen ({code}). Bitte geben Sie die "
+        "Angabe ohne dieses Zeichen ein.",
+        "en": "“{label}” contains an invisible control character ({code}). Enter it without "
+        "this character.",
+    },
+    "char_unprintable": {
+        "de": "„{label}“ enthält das Zeichen „{char}“ ({code}), das in Bescheiden nicht gedruckt "
+        "werden kann. Bitte lassen Sie es weg oder ersetzen Sie es.",
+        "en": "“{label}” contains the character “{char}” ({code}), which cannot be printed on "
+        "notices. Leave it out or replace it.",
     },
     "integer_invalid": {
         "de": "„{label}“ muss eine ganze Zahl sein.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -67,6 +68,12 @@ class MinAge(BaseModel):
     _t = field_validator("message", mode="before")(_text)
 
 
+# The marker of an optional field's label (FieldDef.shown_label); labels that end with one of
+# these markers already say it.
+OPTIONAL = Text(de="freiwillig", en="optional")
+OPTIONAL_MARKERS = ("(freiwillig)", "(empfohlen)", "(optional)", "(recommended)")
+
+
 class FieldDef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -84,6 +91,8 @@ class FieldDef(BaseModel):
     width: Literal["full", "half", "short", "code"] = "full"
     not_future: bool = True  # dates: refuse dates after today
     not_before: str | None = None  # dates: id of a date field this one may not precede
+    # dates: refuse dates more than this many years before today (a date of birth: 130)
+    max_years_ago: int | None = Field(default=None, ge=1, le=200)
     min_age: MinAge | None = None  # dates of birth: minimum age at filing
     unique: bool = False  # e.g. chip number among active registrations (checked by services)
     derive_from: str | None = None  # bic: derive from this IBAN field when left empty
@@ -99,6 +108,16 @@ class FieldDef(BaseModel):
 
     _t = field_validator("label", "hint", "item_label", mode="before")(_text)
 
+    def shown_label(self, lang: str) -> str:
+        """The label as the form asks it: every optional field says so, "(freiwillig)" /
+        "(optional)", added here rather than written into each label (one that already
+        carries a marker, like "(empfohlen)", keeps its own)."""
+        text = self.label.get(lang)
+        optional = self.required is False and self.type not in ("info", "group")
+        if optional and not text.endswith(OPTIONAL_MARKERS):
+            return f"{text} ({OPTIONAL.get(lang)})"
+        return text
+
 
 class StepDef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -109,6 +128,10 @@ class StepDef(BaseModel):
     fields: list[FieldDef]
 
     _t = field_validator("title", "intro", mode="before")(_text)
+
+
+# Placeholder in a form's texts for the name of the municipality asking (for_municipality).
+MUNICIPALITY = "{municipality}"
 
 
 class FormDefinition(BaseModel):
@@ -139,3 +162,12 @@ class FormDefinition(BaseModel):
 
     def field_ids(self) -> list[str]:
         return [f.id for s in self.steps for f in s.fields]
+
+    def for_municipality(self, name: str) -> FormDefinition:
+        """This form as one municipality asks it: ``{municipality}`` in any of its texts
+        becomes the municipality's name ("Sind Sie neu nach {municipality} gezogen?"), so a
+        built-in form serves every municipality."""
+        raw = self.model_dump_json()
+        if MUNICIPALITY not in raw:
+            return self
+        return type(self).model_validate_json(raw.replace(MUNICIPALITY, json.dumps(name)[1:-1]))

@@ -10,7 +10,7 @@ condition does not hold are dropped, never stored.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -32,6 +32,17 @@ SEPA_COUNTRIES = frozenset(
 _DATE_DE = re.compile(r"^\s*(\d{1,2})[./](\d{1,2})[./](\d{4})\s*$")  # 24.11.2026, 24/11/2026
 _DATE_ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 _PHONE = re.compile(r"^\+?[0-9 ()/\-]{6,25}$")
+# Characters nobody types on purpose and that change what is stored, shown or printed: controls
+# (Unicode category Cc; PostgreSQL cannot store NUL at all), bidirectional embeddings,
+# overrides, isolates and marks (with U+202E an address "04916 Herzberg" prints as
+# "04916 grebzreH"), and lone surrogates (only JSON can send them). Long text keeps its tabs
+# and line breaks.
+_INVISIBLE = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
+_CONTROL_MULTILINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBLE}]")
+
+Printable = Callable[[str], bool]
+"""Whether a character can be printed on the documents (their fonts have a glyph for it)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,42 @@ def normalise_chip(text: str) -> str:
     return digits
 
 
+def check_text(
+    path: str,
+    label: Text,
+    text: str,
+    *,
+    multiline: bool = False,
+    printable: Printable | None = None,
+) -> FieldError | None:
+    """Whether free text that no form definition describes (the citizen's reply or reason, a
+    clerk's comment, an administrator's setting or template) may be stored, by the rule every
+    text answer of a form follows: None, or the error at ``path`` naming the first refused
+    character (a control or bidirectional character; with ``printable``, one the documents
+    cannot print). ``multiline`` text keeps tabs and line breaks."""
+    try:
+        _refuse_characters(text, multiline, printable)
+    except _Invalid as exc:
+        return FieldError(path, exc.key, {"label": label, **exc.params})
+    return None
+
+
+def _check_characters(f: FieldDef, text: str, printable: Printable | None) -> None:
+    _refuse_characters(text, f.type == "textarea", printable)
+
+
+def _refuse_characters(text: str, multiline: bool, printable: Printable | None) -> None:
+    """Refuse invisible control characters and, with ``printable``, characters the documents
+    cannot print (an emoji would come out as an empty box), naming the first one."""
+    found = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
+    if found:
+        raise _Invalid("char_control", code=f"U+{ord(found.group()):04X}")
+    if printable is not None:
+        for char in text:
+            if char not in "\t\n\r" and not printable(char):
+                raise _Invalid("char_unprintable", char=char, code=f"U+{ord(char):04X}")
+
+
 def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
     """Turn one non-empty raw value into its clean value or raise _Invalid."""
     if f.type == "multichoice":
@@ -169,6 +216,8 @@ def _coerce(f: FieldDef, raw: Any, d: FormDefinition, today: date) -> Any:
             value = parse_date(text)
             if f.not_future and value > today:
                 raise _Invalid("date_future")
+            if f.max_years_ago is not None and _age_on(value, today) > f.max_years_ago:
+                raise _Invalid("date_too_old", years=f.max_years_ago)
             return value.isoformat()
         case "yesno":
             lowered = text.lower()
@@ -242,10 +291,12 @@ def validate_steps(
     context: Mapping[str, Any] | None = None,
     today: date | None = None,
     lang: str = "de",
+    printable: Printable | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Validate the given steps' fields in ``data``; ``context`` holds answers of other steps.
 
-    Conditions see the context plus the clean answers so far, in definition order.
+    Conditions see the context plus the clean answers so far, in definition order. With
+    ``printable``, text answers must consist of characters the documents can print.
     """
     today = today or date.today()
     answers: dict[str, Any] = dict(context or {})
@@ -259,10 +310,12 @@ def validate_steps(
             if f.type == "info" or not holds(f.show_if, answers):
                 continue
             if f.type == "group":
-                value = _check_group(definition, f, data.get(f.id), answers, errors, today, lang)
+                value = _check_group(
+                    definition, f, data.get(f.id), answers, errors, today, lang, printable
+                )
             else:
                 value = _check_field(
-                    definition, f, f.id, data.get(f.id), answers, errors, today, lang
+                    definition, f, f.id, data.get(f.id), answers, errors, today, lang, printable
                 )
             if value is not None:
                 clean[f.id] = value
@@ -288,6 +341,7 @@ def _check_field(
     errors: list[FieldError],
     today: date,
     lang: str,
+    printable: Printable | None = None,
 ) -> Any:
     """Validate one field; append errors; return the clean value or None (no answer)."""
     if _str(raw) == "" and f.type == "bic" and f.derive_from and answers.get(f.derive_from):
@@ -302,6 +356,8 @@ def _check_field(
             )
         return None
     try:
+        if f.type not in ("file", "multichoice"):  # every text answer, whatever its type
+            _check_characters(f, _str(raw), printable)
         value = _coerce(f, raw, d, today)
         _cross_checks(d, f, value, answers, today, lang)
     except _Invalid as exc:
@@ -318,6 +374,7 @@ def _check_group(
     errors: list[FieldError],
     today: date,
     lang: str,
+    printable: Printable | None = None,
 ) -> list[dict] | None:
     """A repeatable group: a list of items, each validated like a small form."""
     items = [i for i in (raw if isinstance(raw, list | tuple) else []) if isinstance(i, Mapping)]
@@ -339,8 +396,9 @@ def _check_group(
             if not holds(sub.show_if, scope):
                 continue
             before = len(errors)
+            path = f"{g.id}.{index}.{sub.id}"
             value = _check_field(
-                d, sub, f"{g.id}.{index}.{sub.id}", item.get(sub.id), scope, errors, today, lang
+                d, sub, path, item.get(sub.id), scope, errors, today, lang, printable
             )
             # Say which entry: "Weitere Halterin oder weiterer Halter 2: Familienname".
             title = g.item_label or g.label
@@ -379,9 +437,12 @@ def validate(
     *,
     today: date | None = None,
     lang: str = "de",
+    printable: Printable | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Validate a whole filing; returns the clean answers of every asked field and all errors."""
-    return validate_steps(definition, definition.steps, data, today=today, lang=lang)
+    return validate_steps(
+        definition, definition.steps, data, today=today, lang=lang, printable=printable
+    )
 
 
 def visible_steps(definition: FormDefinition, answers: Mapping[str, Any]) -> list[StepDef]:

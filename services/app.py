@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -19,15 +19,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.accounts.routes import router as accounts_router
 from services.admin.fim_routes import router as fim_router
 from services.admin.municipality_routes import router as admin_municipality_router
+from services.admin.overview_routes import router as admin_overview_router
 from services.admin.procedure_routes import router as admin_procedures_router
 from services.admin.users_routes import router as admin_users_router
 from services.annual.routes import router as runs_router
+from services.api.routes import describe_api
+from services.api.routes import docs_router as api_docs_router
 from services.api.routes import router as api_router
 from services.cases.routes import lang_router, status_router
 from services.cases.routes import router as portal_router
 from services.config import ROOT, Settings, get_settings
 from services.db import make_engine
-from services.documents.render import warm_up
 from services.errors import DomainError
 from services.jobs import metrics as jobs_metrics
 from services.jobs import queue as jobs_queue
@@ -38,20 +40,40 @@ from services.review.routes import router as office_router
 from services.statistics.routes import router as statistics_router
 from services.uploads.scanner import scanner_from_address
 from services.web import metrics
-from services.web.deps import NotLoggedIn, RedirectTo
+from services.web.deps import NotLoggedIn, RedirectTo, refuse_nul
 from services.web.health import database_check
 from services.web.health import router as health_router
 from services.web.i18n import pick
 from services.web.middleware import (
     RETRY_AFTER_SECONDS,
+    BodyLimitMiddleware,
     ConcurrencyLimitMiddleware,
+    ContextVarMiddleware,
     RequestContextMiddleware,
+    ResponseHeadersMiddleware,
+    allowed_methods,
     loggable_path,
 )
 from services.web.templating import lang_of, render
 from workflow import TransitionRefused
 
 log = logging.getLogger("amtsweg")
+
+# On every answer that does not set its own.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+# Production is served over https only (config refuses anything else): browsers are told to
+# use https for a year, even when a link or a typed address says http.
+HSTS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
+# Pages and API answers carry personal data (cases, accounts, status links): no browser or
+# proxy keeps a copy, unless a route sets its own Cache-Control. Static assets are exempt.
+NO_STORE = {"Cache-Control": "no-store"}
+CACHEABLE_PREFIXES = ("/static/",)
 
 
 def seed_procedures(engine) -> None:
@@ -76,24 +98,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        warming = None
         if settings.env != "test":
             await run_in_threadpool(seed_procedures, app.state.engine)
-            # The first PDF in a process pays for fonts and hyphenation (about 0.5 s): pay it
-            # in the background, so the first request is answered at once.
-            warming = asyncio.create_task(run_in_threadpool(warm_up))
+        # No WeasyPrint warm-up here: web processes render no PDFs (receipts and notices are
+        # jobs; only an administrator's preview renders, and loads WeasyPrint on first use),
+        # which keeps a web worker's start-up and memory small.
         yield
-        if warming is not None:
-            await warming
         app.state.engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
         title="Amtsweg",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        # Served by services/api/routes.py (docs_router): own assets, staff only in production.
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     if settings.env != "test":
@@ -120,28 +141,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=None,  # ends with the browser; staff sessions also time out when idle
     )
 
-    @app.middleware("http")
-    async def bind_database(request: Request, call_next):
-        registry.use_engine(app.state.engine)  # procedure versions come from this database
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_body_bytes:
-            return error_page(
-                request,
-                413,
-                {"de": "Zu große Datenmenge", "en": "Too much data"},
-                {
-                    "de": "Die gesendeten Daten sind zu groß. Eine Datei darf höchstens 10 MB groß "
-                    "sein. Bitte gehen Sie zurück und laden Sie kleinere Dateien hoch; Ihre "
-                    "gespeicherten Angaben bleiben erhalten.",
-                    "en": "The data sent is too large. A file may be at most 10 MB. Go back and "
-                    "upload smaller files; your saved answers are kept.",
-                },
-            )
-        return await call_next(request)
+    # Procedure versions come from this app's database (a context variable per request).
+    app.add_middleware(ContextVarMiddleware, bind=lambda: registry.use_engine(app.state.engine))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        reject=lambda request: error_page(
+            request,
+            413,
+            {"de": "Zu große Datenmenge", "en": "Too much data"},
+            {
+                "de": "Die gesendeten Daten sind zu groß. Eine Datei darf höchstens 10 MB groß "
+                "sein. Bitte gehen Sie zurück und laden Sie kleinere Dateien hoch; Ihre "
+                "gespeicherten Angaben bleiben erhalten.",
+                "en": "The data sent is too large. A file may be at most 10 MB. Go back and "
+                "upload smaller files; your saved answers are kept.",
+            },
+        ),
+    )
 
     # Inside security_headers, so its 503 page gets them too (busy_page is defined below).
     app.add_middleware(
@@ -152,18 +169,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes=app.router.routes,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'",
-        )
-        return response
+    app.add_middleware(
+        ResponseHeadersMiddleware, headers=NO_STORE, except_prefixes=CACHEABLE_PREFIXES
+    )
+    app.add_middleware(
+        ResponseHeadersMiddleware,
+        headers=SECURITY_HEADERS | (HSTS if settings.is_production else {}),
+    )
 
     def error_page(request: Request, status: int, title, message) -> Response:
         lang = lang_of(request)
@@ -236,6 +248,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if all(error["loc"][0] == "path" for error in exc.errors()):
+            # An address whose parts do not fit (an id beyond any row, letters for a number)
+            # names no page.
+            return await http_error(request, StarletteHTTPException(404))
         return error_page(
             request,
             400,
@@ -248,6 +264,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
+    async def http_error_with_headers(request: Request, exc: StarletteHTTPException) -> Response:
+        response = await http_error(request, exc)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Every method the address takes, from all its routes (static files: GET, HEAD).
+            methods = allowed_methods(app.router.routes, request.scope) or {"GET", "HEAD"}
+            response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return error_page(
@@ -294,20 +319,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: request id, access log and metrics cover every answer, 503s included.
     app.add_middleware(RequestContextMiddleware)
 
+    app.mount(
+        "/static/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
     app.mount("/static", StaticFiles(directory=ROOT / "templates" / "static"), name="static")
     app.include_router(health_router)
     app.include_router(metrics.router)
     app.include_router(api_router)
-    app.include_router(status_router)
-    app.include_router(lang_router)
-    app.include_router(accounts_router)
-    app.include_router(office_router)
-    app.include_router(fim_router)
-    app.include_router(admin_procedures_router)
-    app.include_router(statistics_router)
-    app.include_router(runs_router)
-    app.include_router(admin_municipality_router)
-    app.include_router(admin_users_router)
-    app.include_router(jobs_router)
-    app.include_router(portal_router)  # last: its /{municipality}/{procedure} paths are broad
+    app.include_router(api_docs_router)
+    describe_api(app)
+    # Pages are HTML for people, not API operations: they stay out of /api/openapi.json.
+    app.include_router(status_router, include_in_schema=False)
+    app.include_router(lang_router, include_in_schema=False)
+    app.include_router(accounts_router, include_in_schema=False)
+    app.include_router(office_router, include_in_schema=False)
+    app.include_router(fim_router, include_in_schema=False)
+    app.include_router(admin_procedures_router, include_in_schema=False)
+    app.include_router(statistics_router, include_in_schema=False)
+    app.include_router(runs_router, include_in_schema=False)
+    app.include_router(admin_municipality_router, include_in_schema=False)
+    app.include_router(admin_overview_router, include_in_schema=False)
+    app.include_router(admin_users_router, include_in_schema=False)
+    app.include_router(jobs_router, include_in_schema=False)
+    # Last: its /{municipality}/{procedure} paths are broad.
+    app.include_router(portal_router, include_in_schema=False)
     return app

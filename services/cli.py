@@ -35,10 +35,18 @@ console = Console()
 @app.callback()
 def _bind_procedures() -> None:
     """Every command reads procedure versions (pinned by cases) from the configured database."""
+    from pydantic import ValidationError
+
+    from services.config import InsecureConfiguration
     from services.jobs import queue
     from services.procedures import registry
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except (InsecureConfiguration, ValidationError) as exc:
+        # A configuration mistake, not a bug: the message alone, without a traceback.
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
     registry.bind(engine)
     queue.configure(engine, settings)  # jobs a command queues go to the workers at once

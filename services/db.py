@@ -8,11 +8,14 @@ process takes one lock, so concurrent submits queue instead of failing with
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
+from annotated_types import Interval
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
@@ -31,8 +34,36 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
+# The range of PostgreSQL's ``integer``, the type of every id and number column (SQLite's are
+# wider). A number outside it names no row and must never reach a query: PostgreSQL refuses
+# it beyond 2**31, SQLite beyond 2**63, both as a server error.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+DbInt = Annotated[int, Interval(ge=INT_MIN, le=INT_MAX)]
+"""An integer path or query parameter that is looked up in the database (an id, a version
+number): beyond the column's range it is refused like any malformed parameter."""
+
+
+def parse_int(text: str) -> int | None:
+    """``text`` (ASCII digits, blanks around allowed) as a non-negative integer a column holds,
+    else None. Not ``str.isdigit()``: "²" and "٣" pass it, but ``int()`` refuses the first and
+    the second is no number a person typed here."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > INT_MAX:
+        return None
+    return int(text)
+
+
 # A plain Lock (not RLock): FastAPI may enter and exit a dependency in different threads.
 _write_lock = threading.Lock()
+
+
+def insert_for(db: Session):
+    """The dialect's ``insert`` (with ``on_conflict_do_*``, upserts) for ``db``'s database."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def is_sqlite(url: str) -> bool:

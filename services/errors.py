@@ -56,3 +56,19 @@ class ConfigurationMissing(DomainError):
 
     status = 409
     title = Text(de="Einstellung fehlt", en="Setting missing")
+
+
+class DocumentPending(NotFound):
+    """The document exists, but its PDF is still being rendered by a job."""
+
+    title = Text(de="Dokument wird erstellt", en="Document being created")
+
+    def __init__(self) -> None:
+        super().__init__(
+            Text(
+                de="Dieses Dokument (PDF) wird gerade erstellt. Das dauert meist nur wenige "
+                "Sekunden. Bitte laden Sie die Seite gleich noch einmal.",
+                en="This document (PDF) is being created right now. This usually takes only a "
+                "few seconds. Please reload the page in a moment.",
+            )
+        )

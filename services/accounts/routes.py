@@ -40,7 +40,9 @@ def login(
         errors["password"] = "Bitte geben Sie Ihr Passwort an."
     if not errors:
         try:
-            user = service.authenticate(db, username, password)
+            # The client's address (behind a trusted proxy, the one it forwarded).
+            address = request.client.host if request.client else ""
+            user = service.authenticate(db, username, password, address)
         except service.LoginFailed as exc:
             db.commit()  # keep the failed-attempt count
             errors["password"] = exc.message.de

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from forms.model import Text
-from services.accounts.models import StaffUser
+from services.accounts.models import LoginThrottle, StaffUser
+from services.db import insert_for
 from services.errors import DomainError
-from services.timeutil import aware, utcnow
+from services.timeutil import aware, local, utcnow
 
 _hasher = PasswordHasher()
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
+# Login throttling (``authenticate``). Failed attempts are counted per user name from one
+# client address, and per client address over all names; the same rules hold for names
+# that exist and names that do not, so the answers never tell which accounts exist. Someone
+# guessing elsewhere cannot lock a clerk out: the clerk's own address keeps its own count.
+MAX_FAILED_LOGINS = 5  # one name from one address
+MAX_FAILED_LOGINS_PER_ADDRESS = 30  # any names from one address (trying many names)
+LOCK_MINUTES = 15  # the lock, and the window in which failures add up
+ANY_NAME = ""  # the ``username`` of an address's count over all names
 KNOWN_ROLES = ("clerk", "approver", "admin")
 
 
@@ -36,43 +43,94 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def authenticate(db: Session, username: str, password: str) -> StaffUser:
-    user = db.exec(select(StaffUser).where(StaffUser.username == username.strip().lower())).first()
-    wrong = LoginFailed(
-        Text(de="Benutzername oder Passwort ist falsch.", en="The user name or password is wrong.")
-    )
-    if user is None or not user.active:
-        try:
-            _hasher.verify(_dummy_hash(), password)
-        except VerificationError:
-            pass
-        raise wrong
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(db: Session, username: str, password: str, address: str = "") -> StaffUser:
+    """The active account ``username`` if ``password`` is right and neither the name from
+    this client ``address`` nor the address is locked; else ``LoginFailed``. Every attempt,
+    for a known, unknown, disabled or locked name, costs one argon2 verification (about
+    0.4 s) and gets the same answers, so neither message nor timing reveals accounts."""
+    name, address = username.strip().lower()[:254], address[:64]
+    user = db.exec(select(StaffUser).where(StaffUser.username == name)).first()
     now = utcnow()
-    if user.locked_until and aware(user.locked_until) > now:
+    locked_until = _locked_until(db, name, address, now)
+    usable = user is not None and user.active and locked_until is None
+    right = _password_matches(user.password_hash if usable else _dummy_hash(), password)
+    if locked_until is not None:
         raise LoginFailed(
             Text(
-                de=f"Zu viele Fehlversuche. Die Anmeldung ist bis "
-                f"{aware(user.locked_until).astimezone().strftime('%H:%M')} Uhr gesperrt.",
-                en="Too many failed attempts. Login is locked for a few minutes.",
+                de="Zu viele Fehlversuche. Die Anmeldung ist bis "
+                f"{local(locked_until).strftime('%H:%M')} Uhr gesperrt.",
+                en="Too many failed attempts. Login is locked until "
+                f"{local(locked_until).strftime('%H:%M')} (German time).",
             )
         )
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-        db.add(user)
-        db.flush()
-        raise wrong from None
-    user.failed_logins = 0
-    user.locked_until = None
+    if not (usable and right):
+        _count_failure(db, name, address, now)
+        raise LoginFailed(
+            Text(
+                de="Benutzername oder Passwort ist falsch.",
+                en="The user name or password is wrong.",
+            )
+        )
+    db.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.username == name, LoginThrottle.address == address
+        )
+    )
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    db.add(user)
+        db.add(user)
     db.flush()
     return user
+
+
+def _locked_until(db: Session, name: str, address: str, now: datetime) -> datetime | None:
+    """The end of the longest lock on this name from this address or on the address."""
+    ends = db.exec(
+        select(LoginThrottle.locked_until).where(
+            LoginThrottle.address == address,
+            LoginThrottle.username.in_([name, ANY_NAME]),
+            LoginThrottle.locked_until.is_not(None),
+        )
+    ).all()
+    ends = [aware(end) for end in ends if aware(end) > now]
+    return max(ends, default=None)
+
+
+def _count_failure(db: Session, name: str, address: str, now: datetime) -> None:
+    """Count a failed attempt for the name from this address and for the address; a count
+    that reaches its limit within LOCK_MINUTES locks for LOCK_MINUTES. One upsert per count
+    (race-free: concurrent attempts each add one); expired rows are swept on the way."""
+    window = timedelta(minutes=LOCK_MINUTES)
+    db.execute(delete(LoginThrottle).where(LoginThrottle.window_ends <= now))
+    for key, limit in ((name, MAX_FAILED_LOGINS), (ANY_NAME, MAX_FAILED_LOGINS_PER_ADDRESS)):
+        insert = insert_for(db)(LoginThrottle).values(
+            username=key, address=address, failures=1, window_ends=now + window
+        )
+        failures = db.execute(
+            insert.on_conflict_do_update(
+                index_elements=["username", "address"],
+                set_={"failures": LoginThrottle.failures + 1},
+            ).returning(LoginThrottle.failures)
+        ).scalar_one()
+        if failures >= limit:
+            db.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.username == key, LoginThrottle.address == address)
+                .values(failures=0, locked_until=now + window, window_ends=now + window)
+            )
+
+
+def forget_failed_logins(db: Session, username: str) -> None:
+    """Lift every lock and count on ``username`` (an administrator reset or re-enabled the
+    account); address-wide counts stay."""
+    db.execute(delete(LoginThrottle).where(LoginThrottle.username == username.lower()))
 
 
 def end_sessions(db: Session, user: StaffUser) -> None:
@@ -139,8 +197,7 @@ def create_user(
     user.email = email
     user.phone = phone
     user.active = True
-    user.failed_logins = 0
-    user.locked_until = None
+    forget_failed_logins(db, user.username)
     db.add(user)
     db.flush()
     return user

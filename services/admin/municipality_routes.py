@@ -10,7 +10,8 @@ from starlette.datastructures import UploadFile
 from forms.model import Text
 from services.admin import municipality_service as svc
 from services.admin.deps import CurrentAdmin
-from services.audit.service import admin_history
+from services.audit.service import admin_action_label, admin_history
+from services.db import parse_int
 from services.errors import NotFound
 from services.municipalities.models import Municipality
 from services.municipalities.service import logo_data_uri
@@ -48,6 +49,7 @@ def _settings_page(
         logo_uri=logo_data_uri(m),
         tables=svc.tables_of(db, m.id),
         events=admin_history(db, m.id, limit=30),
+        action_label=admin_action_label,
     )
 
 
@@ -86,9 +88,10 @@ def municipality_save(
 @router.get("/municipality/rates")
 def rates_for_year(year: str = "") -> Response:
     """The "new year" form on the settings page: go to that year's table."""
-    if not year.strip().isdigit():
+    number = parse_int(year)
+    if number is None:
         return RedirectResponse("/admin/municipality#rate-tables", status_code=303)
-    return RedirectResponse(f"/admin/municipality/rates/{int(year)}", status_code=303)
+    return RedirectResponse(f"/admin/municipality/rates/{number}", status_code=303)
 
 
 def _table_page(

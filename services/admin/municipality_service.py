@@ -15,8 +15,12 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlmodel import Session, select
 
+from forms import check_text
+from forms.model import Text
 from services.accounts.models import StaffUser
 from services.audit.service import record_admin
+from services.db import parse_int
+from services.documents.fonts import printable
 from services.municipalities.models import DogTaxRateTable, Municipality
 from services.procedures.dog_tax import DEFAULT_DUE_DATES, RateTable
 from services.procedures.registry import get as get_procedure
@@ -92,6 +96,9 @@ def check_settings(form: dict[str, str]) -> tuple[dict[str, str], FormProblems]:
         if name in ("iban", "bic", "creditor_id", "case_prefix"):
             text = _compact(text)
         values[name] = text
+        if refused := check_text(name, Text(de=label), text, printable=printable):
+            problems.add(name, refused.message("de"))
+            continue
         if required and not text:
             problems.add(name, f"Geben Sie „{label}“ an.")
             continue
@@ -362,13 +369,14 @@ def check_table(form: dict[str, Any], year: int) -> tuple[dict[str, Any], FormPr
             continue
         rule: dict[str, Any] = {"percent": _percent_text(percent)}
         if months_text:
-            if not months_text.isdigit() or not 1 <= int(months_text) <= 600:
+            months = parse_int(months_text)
+            if months is None or not 1 <= months <= 600:
                 problems.add(
                     f"reduction_{code}_months",
                     f"{label}: Die Dauer muss eine ganze Zahl von 1 bis 600 Monaten sein.",
                 )
                 continue
-            rule["months"] = int(months_text)
+            rule["months"] = months
         reductions[code] = rule
 
     data: dict[str, Any] = {

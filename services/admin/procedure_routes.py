@@ -10,6 +10,8 @@ from forms import fields_to_render, validate_steps, visible_steps
 from forms.inputs import raw_from_form
 from forms.model import Text
 from services.admin.deps import CurrentAdmin
+from services.db import DbInt
+from services.documents.fonts import printable
 from services.errors import DomainError, NotFound
 from services.municipalities.models import Municipality
 from services.procedures import registry, versions
@@ -38,7 +40,7 @@ def procedures(request: Request, admin: CurrentAdmin, db: SessionDep) -> Respons
 
 @router.get("/procedures/{procedure_id}/versions/{number}")
 def version_page(
-    request: Request, procedure_id: str, number: int, admin: CurrentAdmin, db: SessionDep
+    request: Request, procedure_id: str, number: DbInt, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     row = versions.version(db, admin, procedure_id, number)
     return _version_page(request, db, admin, row)
@@ -85,7 +87,7 @@ def _version_page(request, db, admin, row, problems=None, status_code=200, messa
 
 @router.post("/procedures/{procedure_id}/versions/{number}/draft")
 def new_draft(
-    request: Request, procedure_id: str, number: int, admin: CurrentAdmin, db: SessionDep
+    request: Request, procedure_id: str, number: DbInt, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     draft = versions.new_draft(db, admin, procedure_id, number)
     db.commit()
@@ -99,16 +101,20 @@ def new_draft(
 def save(
     request: Request,
     procedure_id: str,
-    number: int,
+    number: DbInt,
     form: FormDep,
     admin: CurrentAdmin,
     db: SessionDep,
 ) -> Response:
     row = versions.version(db, admin, procedure_id, number)
     sources = {k: str(form.get(f"notice_{k}", "")) for k in row.notices}
-    problems = versions.save_draft(
-        db, row, str(form.get("form_yaml", "")), str(form.get("workflow_yaml", "")), sources
-    )
+    try:
+        problems = versions.save_draft(
+            db, row, str(form.get("form_yaml", "")), str(form.get("workflow_yaml", "")), sources
+        )
+    except versions.TextsRefused as exc:  # nothing saved: show the texts as typed
+        db.rollback()
+        return _version_page(request, db, admin, exc.edited, exc.problems, status_code=422)
     db.commit()
     if form.get("action") == "publish":
         try:
@@ -141,7 +147,7 @@ def save(
 def preview_step(
     request: Request,
     procedure_id: str,
-    number: int,
+    number: DbInt,
     step_id: str,
     form: FormDep,
     admin: CurrentAdmin,
@@ -166,7 +172,7 @@ def preview_step(
     values, errors = {}, []
     if request.method == "POST":
         raw = raw_from_form(step.fields, form)
-        _, errors = validate_steps(proc.form, [step], raw, today=today_local())
+        _, errors = validate_steps(proc.form, [step], raw, today=today_local(), printable=printable)
         values = raw
     ids = [s.id for s in visible_steps(proc.form, {})] or [s.id for s in proc.form.steps]
     base = f"/admin/procedures/{procedure_id}/versions/{number}"
@@ -192,7 +198,7 @@ def preview_step(
 
 @router.get("/procedures/{procedure_id}/versions/{number}/notices/{kind}.pdf")
 def preview_notice(
-    procedure_id: str, number: int, kind: str, admin: CurrentAdmin, db: SessionDep
+    procedure_id: str, number: DbInt, kind: str, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     row = versions.version(db, admin, procedure_id, number)
     if kind not in row.notices:
@@ -226,7 +232,12 @@ def preview_notice(
 
 @router.get("/procedures/{procedure_id}/diff")
 def diff(
-    request: Request, procedure_id: str, admin: CurrentAdmin, db: SessionDep, a: int = 1, b: int = 1
+    request: Request,
+    procedure_id: str,
+    admin: CurrentAdmin,
+    db: SessionDep,
+    a: DbInt = 1,
+    b: DbInt = 1,
 ) -> Response:
     left = versions.version(db, admin, procedure_id, a)
     right = versions.version(db, admin, procedure_id, b)
@@ -241,7 +252,9 @@ def diff(
 
 
 @router.get("/procedures/{procedure_id}/versions/{number}/bundle")
-def export_bundle(procedure_id: str, number: int, admin: CurrentAdmin, db: SessionDep) -> Response:
+def export_bundle(
+    procedure_id: str, number: DbInt, admin: CurrentAdmin, db: SessionDep
+) -> Response:
     row = versions.version(db, admin, procedure_id, number)
     return Response(
         versions.export_bundle(row),

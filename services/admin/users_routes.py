@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.admin import users_service as svc
 from services.admin.deps import CurrentAdmin
 from services.admin.municipality_service import FormProblems
+from services.db import DbInt
 from services.web.deps import FormDep, SessionDep, verify_csrf
 from services.web.templating import render
 
@@ -101,13 +102,13 @@ def _user_page(request, admin, user, values=None, problems=None, status_code=200
 
 
 @router.get("/users/{user_id}")
-def user_page(request: Request, user_id: int, admin: CurrentAdmin, db: SessionDep) -> Response:
+def user_page(request: Request, user_id: DbInt, admin: CurrentAdmin, db: SessionDep) -> Response:
     return _user_page(request, admin, svc.user_of(db, admin, user_id))
 
 
 @router.post("/users/{user_id}")
 def user_update(
-    request: Request, user_id: int, form: FormDep, admin: CurrentAdmin, db: SessionDep
+    request: Request, user_id: DbInt, form: FormDep, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     user = svc.user_of(db, admin, user_id)
     values, problems = svc.check_update(_form_dict(form))
@@ -130,7 +131,7 @@ def user_update(
 
 @router.post("/users/{user_id}/active")
 def user_active(
-    request: Request, user_id: int, form: FormDep, admin: CurrentAdmin, db: SessionDep
+    request: Request, user_id: DbInt, form: FormDep, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     user = svc.user_of(db, admin, user_id)
     active = form.get("active") == "yes"
@@ -153,7 +154,7 @@ def user_active(
 
 @router.post("/users/{user_id}/reset-password")
 def user_reset_password(
-    request: Request, user_id: int, admin: CurrentAdmin, db: SessionDep
+    request: Request, user_id: DbInt, admin: CurrentAdmin, db: SessionDep
 ) -> Response:
     user = svc.user_of(db, admin, user_id)
     password = svc.reset_password(db, admin, user)

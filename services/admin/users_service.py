@@ -12,11 +12,18 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from forms import check_text
 from forms.model import Text
 from services.accounts.models import StaffUser
-from services.accounts.service import KNOWN_ROLES, end_sessions, hash_password
+from services.accounts.service import (
+    KNOWN_ROLES,
+    end_sessions,
+    forget_failed_logins,
+    hash_password,
+)
 from services.admin.municipality_service import FormProblems
 from services.audit.service import record_admin
+from services.documents.fonts import printable
 from services.errors import NotFound
 
 ROLE_LABELS = {
@@ -93,6 +100,19 @@ def check_roles(roles: list[str], problems: FormProblems) -> list[str]:
     return chosen
 
 
+def _check_name_and_email(display_name: str, email: str, problems: FormProblems) -> None:
+    if not display_name:
+        problems.add("display_name", "Geben Sie den Namen der Person an.")
+    elif len(display_name) > 120:
+        problems.add("display_name", "Der Name darf höchstens 120 Zeichen lang sein.")
+    elif refused := check_text("display_name", Text(de="Name"), display_name, printable=printable):
+        problems.add("display_name", refused.message("de"))
+    if email and (not _EMAIL.match(email) or len(email) > 254):
+        problems.add("email", "Geben Sie eine E-Mail-Adresse im Format name@beispiel.de an.")
+    elif email and (refused := check_text("email", Text(de="E-Mail-Adresse"), email)):
+        problems.add("email", refused.message("de"))
+
+
 def check_new_user(db: Session, form: dict[str, Any]) -> tuple[dict[str, Any], FormProblems]:
     problems = FormProblems()
     username = str(form.get("username", "")).strip().lower()
@@ -110,12 +130,7 @@ def check_new_user(db: Session, form: dict[str, Any]) -> tuple[dict[str, Any], F
         )
     elif db.exec(select(StaffUser).where(StaffUser.username == username)).first():
         problems.add("username", "Diesen Benutzernamen gibt es schon. Wählen Sie einen anderen.")
-    if not display_name:
-        problems.add("display_name", "Geben Sie den Namen der Person an.")
-    elif len(display_name) > 120:
-        problems.add("display_name", "Der Name darf höchstens 120 Zeichen lang sein.")
-    if email and (not _EMAIL.match(email) or len(email) > 254):
-        problems.add("email", "Geben Sie eine E-Mail-Adresse im Format name@beispiel.de an.")
+    _check_name_and_email(display_name, email, problems)
     roles = check_roles(list(form.get("roles", [])), problems)
     if generate:
         password = generate_password()
@@ -155,12 +170,7 @@ def check_update(form: dict[str, Any]) -> tuple[dict[str, Any], FormProblems]:
     problems = FormProblems()
     display_name = " ".join(str(form.get("display_name", "")).split())
     email = str(form.get("email", "")).strip()
-    if not display_name:
-        problems.add("display_name", "Geben Sie den Namen der Person an.")
-    elif len(display_name) > 120:
-        problems.add("display_name", "Der Name darf höchstens 120 Zeichen lang sein.")
-    if email and (not _EMAIL.match(email) or len(email) > 254):
-        problems.add("email", "Geben Sie eine E-Mail-Adresse im Format name@beispiel.de an.")
+    _check_name_and_email(display_name, email, problems)
     roles = check_roles(list(form.get("roles", [])), problems)
     return {"display_name": display_name, "email": email, "roles": roles}, problems
 
@@ -197,7 +207,7 @@ def set_active(db: Session, admin: StaffUser, user: StaffUser, active: bool) -> 
         return False
     user.active = active
     if active:
-        user.failed_logins, user.locked_until = 0, None
+        forget_failed_logins(db, user.username)
     db.add(user)
     end_sessions(db, user)
     _record(
@@ -216,7 +226,7 @@ def reset_password(db: Session, admin: StaffUser, user: StaffUser) -> str:
     ends its sessions."""
     password = generate_password()
     user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
+    forget_failed_logins(db, user.username)
     db.add(user)
     end_sessions(db, user)
     _record(db, admin, "user_password_reset", user, {}, {"password_reset": True})

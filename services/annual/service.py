@@ -190,40 +190,6 @@ def finish(
 # --------------------------------------------------------------------------- one notice
 
 
-def household_positions(
-    db: Session, dog: RegisteredDog, year: int, table: RateTable, raw_table: dict
-) -> list[tuple[date, int]]:
-    """The dog's position among the keeper's dogs in the register for every month of
-    ``year``: 1 + the keeper's other dogs liable that month (``by_order``: only those that
-    started before it). Dangerous and exempt dogs count only if the rate table says so
-    (``counts_dangerous``, ``counts_exempt``), as for a registration."""
-    others = db.exec(
-        select(RegisteredDog).where(
-            RegisteredDog.municipality_id == dog.municipality_id,
-            RegisteredDog.owner_key == dog.owner_key,
-            RegisteredDog.id != dog.id,
-        )
-    ).all()
-    counted = [
-        o
-        for o in others
-        if (raw_table.get("counts_dangerous") or not o.dangerous)
-        and (raw_table.get("counts_exempt") or not o.exempt)
-        and (table.model == "by_count" or (o.liable_from, o.id) < (dog.liable_from, dog.id))
-    ]
-    positions = []
-    for month in range(1, 13):
-        first = date(year, month, 1)
-        count = sum(
-            1
-            for o in counted
-            if date.fromisoformat(o.liable_from) <= first
-            and (o.liable_until is None or date.fromisoformat(o.liable_until) >= first)
-        )
-        positions.append((first, 1 + count))
-    return positions
-
-
 def rate_lines(table: RateTable) -> list[tuple[str, Decimal]]:
     """The year's rates as (label, annual rate) for the notice's reasons."""
     n = len(table.rates)
@@ -278,13 +244,13 @@ def prepare(db: Session, dog: RegisteredDog, year: int, notice_date: date) -> Pr
         reduction_percent=percent,
         reduction_until=until,
         end_date=liable_until,
-        position_changes=household_positions(db, dog, year, table, raw_tables[year]),
+        position_changes=registration.household_positions(db, dog, year, table),
         from_year=year,
     )
     if annual_payment and assessment.instalments:
-        # A yearly payer pays the year's amount once, at the year's first due date, never
+        # A yearly payer pays the year's amount once, on the year's annual due date, never
         # before the year begins (assess() would make it due a month after the notice).
-        first_due = table.due_dates_in(year)[0]
+        first_due = table.annual_due_date(year)
         if assessment.instalments[0].due_date < first_due:
             assessment = dataclasses.replace(
                 assessment, instalments=[Instalment(first_due, assessment.total)]
@@ -292,7 +258,7 @@ def prepare(db: Session, dog: RegisteredDog, year: int, notice_date: date) -> Pr
     previous = tables.get(year - 1)
     previous_rate = None
     if previous is not None:
-        first_position = household_positions(db, dog, year - 1, previous, raw_tables[year - 1])
+        first_position = registration.household_positions(db, dog, year - 1, previous)
         previous_rate = (
             previous.dangerous_rate if dog.dangerous else previous.rate_for(first_position[-1][1])
         )
@@ -436,6 +402,7 @@ def issue_one(engine: Engine, run_id: int, dog_id: int, notice_date: date | None
                 filename=f"Hundesteuerbescheid-{run.year}",
                 embedded=prepared.embedded,
                 meta={**prepared.meta, "run_id": run_id},
+                render_now=True,
             )
             if existing is not None:  # a failed item of an earlier attempt: take it over
                 taken = db.exec(

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from forms.model import Text
 from services.audit.models import AdminEvent, CaseEvent
 from services.cases.models import Case
 from services.municipalities.models import Municipality
@@ -160,6 +161,27 @@ def _scrub(values: dict | None) -> dict:
     return {k: v for k, v in clean.items() if k not in SECRET_KEYS}
 
 
+# Every kind of administrative change the code writes, with its label for the change log
+# (record_admin refuses any other action, so no raw identifier ever reaches the page).
+ADMIN_ACTIONS: dict[str, Text] = {
+    "municipality_updated": Text(de="Gemeindedaten geändert", en="Municipality settings changed"),
+    "rate_table_created": Text(de="Steuersätze angelegt", en="Rate table created"),
+    "rate_table_saved": Text(de="Steuersätze geändert", en="Rate table changed"),
+    "user_created": Text(de="Benutzerkonto angelegt", en="Staff account created"),
+    "user_updated": Text(de="Benutzerkonto geändert", en="Staff account changed"),
+    "user_enabled": Text(de="Benutzerkonto freigeschaltet", en="Staff account enabled"),
+    "user_disabled": Text(de="Benutzerkonto gesperrt", en="Staff account disabled"),
+    "user_password_reset": Text(de="Passwort zurückgesetzt", en="Password reset"),
+    "retention_run": Text(de="Aufbewahrungsfristen angewendet", en="Retention periods applied"),
+}
+
+
+def admin_action_label(action: str, lang: str = "de") -> str:
+    """The change log's label of an administrative action."""
+    label = ADMIN_ACTIONS.get(action)
+    return label.get(lang) if label else action
+
+
 def record_admin(
     db: Session,
     *,
@@ -174,6 +196,8 @@ def record_admin(
     """Append one administrative change to the municipality's chain (call inside the
     transaction that made the change). ``before``/``after`` hold the changed fields only.
     Locks the municipality row first (like ``record`` locks the case)."""
+    if action not in ADMIN_ACTIONS:
+        raise ValueError(f"unknown admin action {action!r}: add it to ADMIN_ACTIONS")
     lock_parent(db, Municipality, municipality_id)
     last = db.exec(
         select(AdminEvent)

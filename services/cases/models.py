@@ -111,6 +111,14 @@ class Document(SQLModel, table=True):
     public: bool = Field(default=True)  # downloadable through the citizen's status link
     created_at: datetime = Field(sa_type=TZ(), default_factory=utcnow)
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # While a job renders the PDF (services/cases/documents.py): the composed HTML and the
+    # PDF's metadata. None once the PDF is stored; ``content`` is empty until then.
+    render_source: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+    @property
+    def pending(self) -> bool:
+        """The PDF is still being rendered (no content and no hash yet)."""
+        return not self.sha256
 
 
 class Sequence(SQLModel, table=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from forms import fields_to_render, visible_steps
@@ -15,13 +15,15 @@ from forms.model import Text
 from forms.summary import summarize
 from forms.validate import FieldError
 from services.cases import service
+from services.config import ROOT
+from services.db import DbInt, parse_int
 from services.errors import NotFound
 from services.municipalities import service as municipalities
 from services.procedures import registry
 from services.timeutil import today_local
 from services.web import metrics
 from services.web.deps import FormDep, RedirectTo, SessionDep, SettingsDep, verify_csrf
-from services.web.i18n import LANGUAGES, set_language
+from services.web.i18n import LANGUAGES, normalise, set_language
 from services.web.templating import lang_of, render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -64,6 +66,16 @@ def home(request: Request, db: SessionDep) -> Response:
         "portal/home.html",
         municipalities=municipalities.all_municipalities(db),
         procedures=registry.all_procedures(),
+    )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page links; the same icon as the page's."""
+    return FileResponse(
+        ROOT / "templates" / "static" / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 
@@ -172,8 +184,10 @@ def _open_step(request: Request, db, mun: str, proc_slug: str, step_id: str):
     return m, proc, draft, step
 
 
-def _step_page(request, m, proc, draft, step, values, errors, status_code=200, from_check=False):
-    lang = lang_of(request)
+def _step_page(
+    request, m, proc, draft, step, values, errors, status_code=200, from_check=False, lang=None
+):
+    lang = lang or lang_of(request)
     prev = service.step_before(proc, draft.answers, step.id)
     steps = visible_steps(proc.form, draft.answers)
     ids = [s.id for s in steps]
@@ -182,6 +196,7 @@ def _step_page(request, m, proc, draft, step, values, errors, status_code=200, f
         request,
         "portal/step.html",
         status_code=status_code,
+        lang=lang,
         municipality=m,
         proc=proc,
         step=step,
@@ -237,11 +252,28 @@ def save_step(
         raw = _change_items(step, raw, action)
     if action != "continue" or errors:
         # Stay on this page: keep every valid answer, show what the citizen typed.
-        service.save_step(db, draft, proc, step, raw, lang, partial=True)
+        problems = service.save_step(db, draft, proc, step, raw, lang, partial=True)
         db.commit()
         if action.startswith("lang:"):
-            response = RedirectResponse(here, status_code=303)
-            set_language(response, action.split(":", 1)[1])
+            new_lang = normalise(action.split(":", 1)[1])
+            if form.get("errors_shown") == "1" and (errors or problems):
+                # The page showed problems: show them again, now in the chosen language.
+                values = {**_values(proc, draft, new_lang), **raw}
+                response = _step_page(
+                    request,
+                    m,
+                    proc,
+                    draft,
+                    step,
+                    values,
+                    errors + problems,
+                    422,
+                    from_check,
+                    new_lang,
+                )
+            else:
+                response = RedirectResponse(here, status_code=303)
+            set_language(response, new_lang)
             return response
         if action == "save":
             return _saved_page(request, db, m, proc, draft, settings)
@@ -282,10 +314,10 @@ def save_step(
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise NotFound(Text(de="Diese Datei gibt es nicht.", en="No such file.")) from None
+    number = parse_int(text)
+    if number is None:
+        raise NotFound(Text(de="Diese Datei gibt es nicht.", en="No such file."))
+    return number
 
 
 def _group_ids(step) -> set[str]:
@@ -306,8 +338,8 @@ def _change_items(step, raw: dict, action: str) -> dict:
     items = list(raw.get(group_id) or [])
     if kind == "add_item" and len(items) < group.max_items:
         items = (items or [{}]) + [{}]
-    elif kind == "remove_item" and index.isdigit() and int(index) < len(items):
-        del items[int(index)]
+    elif kind == "remove_item" and (number := parse_int(index)) is not None and number < len(items):
+        del items[number]
     return {**raw, group_id: items}
 
 
@@ -437,6 +469,7 @@ def _status_page(
         request_event=service.open_information_request(view),
         can_withdraw=service.can_withdraw(view.case),
         due_date=view.case.due_date,
+        decision=service.decision(view, proc.workflow),
         errors=errors,
         error_for={e.field: e.message(lang) for e in errors},
         answer_text=answer_text,
@@ -471,17 +504,41 @@ def answer(request: Request, token: str, form: FormDep, db: SessionDep) -> Respo
 
 @status_router.get("/status/{token}/withdraw")
 def withdraw_page(request: Request, token: str, db: SessionDep) -> Response:
+    return _withdraw_page(request, db, token)
+
+
+def _withdraw_page(
+    request: Request,
+    db,
+    token: str,
+    errors: list[FieldError] | None = None,
+    reason: str = "",
+    status_code: int = 200,
+) -> Response:
     view = service.status(db, token)
     if not service.can_withdraw(view.case):
         raise RedirectTo(f"/status/{token}")
+    errors = errors or []
     return render(
-        request, "portal/withdraw.html", view=view, token=token, municipality=view.municipality
+        request,
+        "portal/withdraw.html",
+        status_code=status_code,
+        view=view,
+        token=token,
+        municipality=view.municipality,
+        errors=errors,
+        error_for={e.field: e.message(lang_of(request)) for e in errors},
+        reason=reason,
     )
 
 
 @status_router.post("/status/{token}/withdraw")
 def withdraw(request: Request, token: str, form: FormDep, db: SessionDep) -> Response:
-    service.withdraw(db, token, str(form.get("reason") or ""))
+    reason = str(form.get("reason") or "")
+    errors = service.withdraw(db, token, reason)
+    if errors:
+        db.rollback()
+        return _withdraw_page(request, db, token, errors, reason, status_code=422)
     db.commit()
     request.session["flash"] = {
         "de": "Sie haben Ihren Antrag zurückgezogen.",
@@ -491,7 +548,7 @@ def withdraw(request: Request, token: str, form: FormDep, db: SessionDep) -> Res
 
 
 @status_router.get("/status/{token}/documents/{document_id}")
-def status_document(token: str, document_id: int, db: SessionDep) -> Response:
+def status_document(token: str, document_id: DbInt, db: SessionDep) -> Response:
     doc = service.status_document(db, token, document_id)
     return file_response(doc)
 

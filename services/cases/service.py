@@ -13,14 +13,23 @@ from typing import Any
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
-from forms import FieldError, prune, summarize, validate, validate_steps, visible_steps
+from forms import (
+    FieldError,
+    check_text,
+    prune,
+    summarize,
+    validate,
+    validate_steps,
+    visible_steps,
+)
 from forms.model import FieldDef, StepDef, Text
 from services.audit import service as audit
 from services.audit.models import CaseEvent
 from services.cases import lifecycle
 from services.cases.models import Case, Document, Draft, RegisteredDog
 from services.cases.sequences import next_value
-from services.errors import Conflict, DomainError, NotFound, StatusNotFound
+from services.documents.fonts import printable
+from services.errors import Conflict, DocumentPending, DomainError, NotFound, StatusNotFound
 from services.jobs import service as jobs
 from services.mail import service as mail
 from services.municipalities.models import Municipality
@@ -125,7 +134,13 @@ def save_step(
     when others on the page are missing or wrong."""
     raw = {**raw, **file_answers(db, draft, step)}
     clean, errors = validate_steps(
-        proc.form, [step], raw, context=draft.answers, today=today_local(), lang=lang
+        proc.form,
+        [step],
+        raw,
+        context=draft.answers,
+        today=today_local(),
+        lang=lang,
+        printable=printable,
     )
     errors += _chip_errors(db, draft.municipality_id, proc, clean)
     if errors and not partial:
@@ -308,7 +323,7 @@ def first_incomplete_step(
     proc: Procedure, answers: dict[str, Any]
 ) -> tuple[StepDef | None, list[FieldError]]:
     """The first step with missing or invalid answers (None if the filing is complete)."""
-    _, errors = validate(proc.form, answers, today=today_local())
+    _, errors = validate(proc.form, answers, today=today_local(), printable=printable)
     if not errors:
         return None, []
     failing = {e.field for e in errors}
@@ -373,7 +388,7 @@ def submit(
     answers = {k: v for k, v in draft.answers.items() if not (proc_field_type(proc, k) == "file")}
     for step in proc.form.steps:
         answers.update(file_answers(db, draft, step))
-    clean, errors = validate(proc.form, answers, today=today_local())
+    clean, errors = validate(proc.form, answers, today=today_local(), printable=printable)
     errors += _chip_errors(db, municipality.id, proc, clean)
     if errors:
         step, _ = first_incomplete_step(proc, draft.answers)
@@ -594,10 +609,23 @@ def status(db: Session, token: str) -> StatusView:
     )
 
 
+def decision(view: StatusView, workflow) -> Text | None:
+    """What was decided (approved, rejected, withdrawn): the public label of the first decided
+    state the case entered; None while it is undecided."""
+    if view.case.decided_at is None:
+        return None
+    entered = [e.to_state for e in view.events if e.to_state] + [view.case.state]
+    decided = (workflow.states[s] for s in entered if s in workflow.states)
+    state = next((s for s in decided if s.decided), None)
+    return (state.public_label or state.label) if state else None
+
+
 def status_document(db: Session, token: str, document_id: int) -> Document:
     view = status(db, token)
     for doc in view.documents:
         if doc.id == document_id:
+            if doc.pending:
+                raise DocumentPending()
             return doc
     raise StatusNotFound()
 
@@ -681,6 +709,8 @@ def answer_information_request(
         errors.append(FieldError("answer_text", "required", {"label": label}))
     elif len(text) > 4000:
         errors.append(FieldError("answer_text", "too_long", {"label": label, "max": 4000}))
+    elif refused := check_text("answer_text", label, text, multiline=True, printable=printable):
+        errors.append(refused)
     stored = []
     for filename, content in files:
         try:
@@ -717,8 +747,9 @@ def can_withdraw(case: Case) -> bool:
     return t is not None and case.state in t.from_
 
 
-def withdraw(db: Session, token: str, reason: str) -> Case:
-    """The citizen withdraws the application before it is decided."""
+def withdraw(db: Session, token: str, reason: str) -> list[FieldError]:
+    """The citizen withdraws the application before it is decided; a reason that cannot be
+    stored as typed is refused (nothing changes) with the error at the field."""
     case = status(db, token).case
     proc, t = _citizen_transition(
         db,
@@ -731,5 +762,9 @@ def withdraw(db: Session, token: str, reason: str) -> Case:
             "Contact the town if you have questions.",
         ),
     )
-    _record_citizen_step(db, case, proc, t, reason.strip()[:4000])
-    return case
+    reason = reason.strip()[:4000]
+    label = Text(de="Grund", en="Reason")
+    if refused := check_text("reason", label, reason, multiline=True, printable=printable):
+        return [refused]
+    _record_citizen_step(db, case, proc, t, reason)
+    return []

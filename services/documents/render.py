@@ -182,6 +182,35 @@ def _pdf_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_DC = "http://purl.org/dc/elements/1.1/"
+
+
+def _with_language(generate, lang: str):
+    """WeasyPrint 70 writes the catalog's ``/Lang`` but no ``dc:language`` into the XMP
+    metadata; wrap its RDF generator to add the document language there too."""
+
+    def generate_rdf_metadata(*args, **kwargs) -> bytes:
+        from xml.etree.ElementTree import SubElement, fromstring, tostring
+
+        rdf = fromstring(generate(*args, **kwargs))
+        description = SubElement(rdf, f"{{{_RDF}}}Description", {f"{{{_RDF}}}about": ""})
+        bag = SubElement(SubElement(description, f"{{{_DC}}}language"), f"{{{_RDF}}}Bag")
+        SubElement(bag, f"{{{_RDF}}}li").text = lang
+        return tostring(rdf, encoding="utf-8")
+
+    return generate_rdf_metadata
+
+
+def _list_associated_files_once(document, pdf) -> None:
+    """WeasyPrint 70 puts every attachment into the catalog's ``/AF`` twice (once from the
+    EmbeddedFiles name tree, once from its file specification): keep each once."""
+    import pydyf
+
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
+
+
 def html_to_pdf(
     html: str,
     *,
@@ -204,6 +233,7 @@ def html_to_pdf(
         meta.authors = [author] if author else []
         meta.description = subject or None
         meta.lang = lang
+        meta.generate_rdf_metadata = _with_language(meta.generate_rdf_metadata, lang)
         meta.generator = PRODUCER
         meta.created = meta.modified = _pdf_date(now)
         pdf_attachments = [
@@ -222,6 +252,7 @@ def html_to_pdf(
         return document.write_pdf(
             pdf_variant=PDF_VARIANT,
             attachments=pdf_attachments or None,
+            finisher=_list_associated_files_once,
         )
 
 
@@ -269,4 +300,7 @@ def warm_up() -> float:
     for template in sorted(TEMPLATE_DIR.glob("*.html")):
         ENV.get_template(template.name)  # compile (and cache) every letter template
     html_to_pdf(_WARM_UP_HTML, title="Warm-up", author=PRODUCER)
+    from services.documents.fonts import coverage  # what the form engine lets answers contain
+
+    coverage()
     return (datetime.now() - started).total_seconds()

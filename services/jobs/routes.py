@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from forms.model import Text
 from services.admin.deps import CurrentAdmin
+from services.db import DbInt
 from services.errors import NotFound
 from services.jobs import registry, service
 from services.jobs.models import STATES
@@ -43,7 +44,7 @@ def jobs_page(request: Request, admin: CurrentAdmin, db: SessionDep, state: str 
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry(request: Request, job_id: int, admin: CurrentAdmin, db: SessionDep) -> Response:
+def retry(request: Request, job_id: DbInt, admin: CurrentAdmin, db: SessionDep) -> Response:
     try:
         job = service.retry(db, job_id, admin.municipality_id)
     except service.JobNotRetryable:

@@ -19,12 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.db import after_commit, unit_of_work
+from services.db import after_commit, insert_for, unit_of_work
 from services.jobs import registry
 from services.jobs.models import Job
 from services.timeutil import aware, utcnow
@@ -60,10 +58,6 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BACKOFF_SECONDS[min(max(attempts, 1), len(BACKOFF_SECONDS)) - 1])
 
 
-def _insert(db: Session):
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def enqueue(
     db: Session,
     kind: str,
@@ -95,7 +89,7 @@ def enqueue(
         "created_at": now,
     }
     stmt = (
-        _insert(db)(Job)
+        insert_for(db)(Job)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(Job.id)

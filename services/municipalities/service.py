@@ -7,6 +7,7 @@ import base64
 from sqlmodel import Session, select
 
 from forms.model import Text
+from services.config import get_settings
 from services.errors import NotFound
 from services.municipalities.models import DogTaxRateTable, Municipality
 
@@ -40,6 +41,12 @@ def logo_data_uri(m: Municipality) -> str:
     return f"data:{m.logo_media_type};base64,{base64.b64encode(m.logo).decode('ascii')}"
 
 
+def privacy_url(m: Municipality) -> str:
+    """The portal's privacy page (Art. 13 GDPR information) under the public base URL."""
+    return f"{get_settings().base_url.rstrip('/')}/{m.slug}/datenschutz"
+
+
 def letterhead(m: Municipality) -> dict:
-    """What letters show of the sender: the municipality's fields plus ``logo_uri``."""
-    return {**m.model_dump(), "logo_uri": logo_data_uri(m)}
+    """What letters show of the sender: the municipality's fields plus ``logo_uri`` and the
+    portal's ``privacy_url`` (their data-protection pointer)."""
+    return {**m.model_dump(), "logo_uri": logo_data_uri(m), "privacy_url": privacy_url(m)}

@@ -54,6 +54,29 @@ from services.timeutil import today_local
 
 ZERO = Decimal("0.00")
 
+# The answers this procedure's rules read (register lookup, end of liability, final notice):
+# a form version without one of them cannot be published (services.procedures.versions.check).
+# Evidence slots, the new keeper and the refund account are read only when present.
+ANSWERS = frozenset(
+    {
+        # the keeper: must be the registered keeper (owner_key) and the letter's addressee
+        "given_names",
+        "family_name",
+        "birth_date",
+        "street",
+        "house_number",
+        "postal_code",
+        "town",
+        # the dog in the register: by tag number or chip number
+        "tag_number",
+        "chip_number",
+        # the end of the liability and the tag
+        "reason",
+        "event_date",
+        "tag_return",
+    }
+)
+
 # Evidence slots of the form, per reason; a filled slot proves the date of the event.
 EVIDENCE_SLOTS = ("evidence_vet", "evidence_shelter_contract", "evidence_new_address")
 OPTIONAL_EVIDENCE = "evidence_other"
@@ -418,7 +441,7 @@ def issue_notice(
     )
     end_table = tables.get(end.liable_until.year)
     positions = (
-        registration.household_positions(db, dog, end.liable_until.year, end_table.model)
+        registration.household_positions(db, dog, end.liable_until.year, end_table)
         if end_table
         else []
     )
@@ -512,7 +535,7 @@ def issue_notice(
         "register_entry": register_entry,
         "previous_notice": {
             "document_id": previous_doc.id,
-            "sha256": previous_doc.sha256,
+            "sha256": previous_doc.sha256 or None,  # None: its PDF is still being rendered
             "template": previous_doc.template,
             "template_version": previous_doc.template_version,
         },
@@ -556,12 +579,18 @@ def issue_notice(
     dog.liable_until = end.liable_until.isoformat()
     db.add(dog)
     db.flush()
-    _change_notices_for_the_others(db, dog, case, staff, end.liable_until, notice_date)
+    _change_notices_for_the_others(db, dog, case, staff, end.liable_until, notice_date, tables)
     return doc
 
 
 def _change_notices_for_the_others(
-    db: Session, dog: RegisteredDog, case: Case, staff, liable_until: date, notice_date: date
+    db: Session,
+    dog: RegisteredDog,
+    case: Case,
+    staff,
+    liable_until: date,
+    notice_date: date,
+    tables: Mapping[int, RateTable],
 ) -> None:
     """The keeper's other dogs move down a rate from the month after this dog's last month
     (domain.md §6: household changes; they get change notices). A change that starts in a
@@ -584,7 +613,7 @@ def _change_notices_for_the_others(
         ).all()
         if date.fromisoformat(o.liable_from) < since
     ]
-    if dog.dangerous or not others:
+    if not others or not registration.counts_in_household(dog, tables.get(since.year)):
         return
     for other in others:
         registration.issue_change_notice(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -17,9 +16,10 @@ from forms.summary import display
 from services.accounts.models import StaffUser
 from services.audit import service as audit
 from services.audit.models import CaseEvent
+from services.cases import documents as case_documents
 from services.cases.models import Case, Document, RegisteredDog
 from services.cases.sequences import next_value
-from services.documents.render import render_pdf
+from services.documents.render import render_html, render_pdf
 from services.errors import ConfigurationMissing
 from services.municipalities.models import Municipality
 from services.municipalities.service import letterhead, rate_tables
@@ -34,6 +34,34 @@ from services.procedures.dog_tax import (
 )
 from services.procedures.registry import NoticeTemplate, of
 from services.timeutil import today_local, utcnow
+
+# The answers this procedure's rules read (tax, notices, register, yearly run): a form
+# version without one of them cannot be published (services.procedures.versions.check).
+# Answers read only when present (moved_in_date, declared_dangerous, iban, ...) are not listed.
+ANSWERS = frozenset(
+    {
+        # the keeper: identity across filings (owner_key) and the letter's address
+        "given_names",
+        "family_name",
+        "birth_date",
+        "street",
+        "house_number",
+        "postal_code",
+        "town",
+        # the dog: notice, register, tag
+        "dog_name",
+        "breed",
+        "colour",
+        "sex",
+        "dog_birth_date",
+        "chip_number",
+        "intake_date",
+        # reduction and payment: the tax, its due dates and the notice's wording
+        "reduction_reason",
+        "payment_method",
+        "payment_interval",
+    }
+)
 
 
 def facts(answers: dict[str, Any]) -> dict[str, Any]:
@@ -58,12 +86,20 @@ def owner_key(answers: dict[str, Any]) -> str:
     return "|".join(" ".join(str(p).casefold().split()) for p in parts)
 
 
-def dogs_already_kept(db: Session, case: Case, table: dict | None = None) -> list[RegisteredDog]:
-    """Dogs of this keeper in the municipality's register that count towards the rate.
+def counts_in_household(dog: RegisteredDog, table: RateTable | None) -> bool:
+    """Whether ``dog`` counts towards the number of dogs kept (or the order) that sets the
+    rate of the keeper's other dogs. Dangerous and exempt dogs count only where the rate
+    table says so (``counts_dangerous``, ``counts_exempt``; demo: neither, domain.md §2)."""
+    counts_dangerous = table.counts_dangerous if table else False
+    counts_exempt = table.counts_exempt if table else False
+    return (counts_dangerous or not dog.dangerous) and (counts_exempt or not dog.exempt)
 
-    Whether dangerous or exempt dogs count is the municipality's rule (rate table flags
-    ``counts_dangerous``, ``counts_exempt``; demo: neither, domain.md §2)."""
-    table = table or {}
+
+def dogs_already_kept(
+    db: Session, case: Case, table: RateTable | None = None
+) -> list[RegisteredDog]:
+    """Dogs of this keeper in the municipality's register that count towards the rate
+    (:func:`counts_in_household`)."""
     rows = db.exec(
         select(RegisteredDog)
         .where(
@@ -74,12 +110,7 @@ def dogs_already_kept(db: Session, case: Case, table: dict | None = None) -> lis
         )
         .order_by(RegisteredDog.id)
     )
-    return [
-        d
-        for d in rows
-        if (table.get("counts_dangerous") or not d.dangerous)
-        and (table.get("counts_exempt") or not d.exempt)
-    ]
+    return [d for d in rows if counts_in_household(d, table)]
 
 
 def liability_event(answers: dict[str, Any]) -> date:
@@ -203,15 +234,27 @@ def store_notice(
     filename: str,
     embedded: dict,
     meta: dict,
+    render_now: bool = False,
 ) -> Document:
-    """Render a notice as PDF/A-3a with its data embedded as JSON and store it with the case.
-    The stored notice records the template and version that produced it."""
+    """Compose a notice and store it with the case; its PDF/A-3a, with the data embedded as
+    JSON, is rendered by a job after the commit (``render_now``: here, for callers outside
+    any transaction). The stored notice records the template and version that produced it."""
     embedded = {**embedded, "template": {"name": notice.template, "version": notice.version}}
-    pdf = render_pdf(
-        notice.template,
-        context,
-        source=notice.source,
-        title=f"{title} {case.reference}",
+    full_title = f"{title} {case.reference}"
+    doc = Document(
+        case_id=case.id,
+        municipality_id=m.id,
+        kind=kind,
+        filename=f"{filename}-{case.reference}.pdf",
+        template=notice.template,
+        template_version=notice.version,
+        meta={**meta, "template": notice.template, "template_version": notice.version},
+    )
+    return case_documents.store(
+        db,
+        doc,
+        html=render_html(notice.template, context, title=full_title, source=notice.source),
+        title=full_title,
         author=m.name,
         subject=subject,
         attachments=[
@@ -221,22 +264,8 @@ def store_notice(
                 "Vorgangs- und Berechnungsdaten (maschinenlesbar)",
             )
         ],
+        render_now=render_now,
     )
-    doc = Document(
-        case_id=case.id,
-        municipality_id=m.id,
-        kind=kind,
-        filename=f"{filename}-{case.reference}.pdf",
-        size=len(pdf),
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        template=notice.template,
-        template_version=notice.version,
-        meta={**meta, "template": notice.template, "template_version": notice.version},
-        content=pdf,
-    )
-    db.add(doc)
-    db.flush()
-    return doc
 
 
 def _embedded_case(case: Case) -> dict:
@@ -269,7 +298,7 @@ def tax_refusals(m: Municipality):
             )
         ) from None
     except InvalidAssessment as exc:
-        raise ConfigurationMissing(Text(de=str(exc), en=str(exc))) from None
+        raise ConfigurationMissing(Text(de=exc.de, en=exc.en)) from None
 
 
 def _assess(m: Municipality, tables: dict[int, RateTable], **kwargs) -> Assessment:
@@ -290,7 +319,7 @@ def issue_notice(
     start = liability_start(liability_event(a))
     decision = reduction_decision(db, case)
     percent, until = granted_reduction(a, decision, raw_tables.get(start.year, {}), start)
-    kept = dogs_already_kept(db, case, raw_tables.get(start.year, {}))
+    kept = dogs_already_kept(db, case, tables.get(start.year))
     assessment = _assess(
         m,
         tables,
@@ -318,6 +347,10 @@ def issue_notice(
             "granted": bool(decision and decision.get("granted")),
             "percent": percent,
             "until": until,
+            # The citizen's evidence may be limited (exemption notice: renew it in time).
+            "evidence_until": date.fromisoformat(a["reduction_valid_until"])
+            if a.get("reduction_requested") and a.get("reduction_valid_until")
+            else None,
             "refusal_reason": (decision or {}).get("reason", ""),
         },
         "assessment": assessment,
@@ -329,8 +362,10 @@ def issue_notice(
         kind="notice",
         notice=proc.notice("approval"),
         context=context,
-        title="Hundesteuerbescheid",
-        subject=f"Festsetzung der Hundesteuer, {a['dog_name']}",
+        title="Freistellungsbescheid Hundesteuer" if assessment.exempt else "Hundesteuerbescheid",
+        subject=f"Befreiung von der Hundesteuer, {a['dog_name']}"
+        if assessment.exempt
+        else f"Festsetzung der Hundesteuer, {a['dog_name']}",
         filename="Hundesteuerbescheid",
         embedded={
             "case": _embedded_case(case),
@@ -345,21 +380,20 @@ def issue_notice(
             "assessment": assessment.to_dict(),
         },
     )
-    db.add(
-        RegisteredDog(
-            municipality_id=m.id,
-            case_id=case.id,
-            owner_key=owner_key(a),
-            chip_number=a["chip_number"],
-            dog_name=a["dog_name"],
-            tag_number=tag_number,
-            liable_from=assessment.start_date.isoformat(),
-            dangerous=bool(a.get("declared_dangerous")),
-            exempt=percent == 100,
-        )
+    new_dog = RegisteredDog(
+        municipality_id=m.id,
+        case_id=case.id,
+        owner_key=owner_key(a),
+        chip_number=a["chip_number"],
+        dog_name=a["dog_name"],
+        tag_number=tag_number,
+        liable_from=assessment.start_date.isoformat(),
+        dangerous=bool(a.get("declared_dangerous")),
+        exempt=percent == 100,
     )
+    db.add(new_dog)
     db.flush()
-    if year == notice_date.year and not a.get("declared_dangerous"):
+    if year == notice_date.year and counts_in_household(new_dog, tables.get(year)):
         for other in kept:
             issue_change_notice(
                 db,
@@ -393,7 +427,7 @@ def issue_change_notice(
     table = tables.get(year)
     if table is None or table.model != "by_count":
         return None  # by order: later dogs take the next rate; earlier dogs keep theirs
-    positions = household_positions(db, dog, year, table.model)
+    positions = household_positions(db, dog, year, table)
     previous = _last_notice(db, case)
     old = Decimal(0)
     for p in (previous.meta.get("assessment") or {}).get("periods", []) if previous else []:
@@ -476,28 +510,34 @@ def issue_change_notice(
 
 
 def household_positions(
-    db: Session, dog: RegisteredDog, year: int, model: str
+    db: Session, dog: RegisteredDog, year: int, table: RateTable
 ) -> list[tuple[date, int]]:
     """The dog's position in the keeper's household for every month of ``year``, from the
-    register: 1 + the keeper's other non-dangerous dogs liable that month (model ``by_order``:
-    only those that started before this dog). Dangerous dogs do not count (demo rule)."""
+    register: 1 + the keeper's other dogs liable that month that count
+    (:func:`counts_in_household`); model ``by_order``: only those that started before this
+    dog (domain.md §2), so when an earlier dog leaves, the later ones move up from the next
+    month. The one rule for registration, change, deregistration and annual notices."""
     others = db.exec(
         select(RegisteredDog).where(
             RegisteredDog.municipality_id == dog.municipality_id,
             RegisteredDog.owner_key == dog.owner_key,
             RegisteredDog.id != dog.id,
-            RegisteredDog.dangerous == False,  # noqa: E712
         )
     ).all()
+    counted = [
+        o
+        for o in others
+        if counts_in_household(o, table)
+        and (table.model == "by_count" or (o.liable_from, o.id) < (dog.liable_from, dog.id))
+    ]
     positions = []
     for month in range(1, 13):
         first = date(year, month, 1)
         count = sum(
             1
-            for o in others
+            for o in counted
             if date.fromisoformat(o.liable_from) <= first
             and (o.liable_until is None or date.fromisoformat(o.liable_until) >= first)
-            and (model == "by_count" or (o.liable_from, o.id) < (dog.liable_from, dog.id))
         )
         positions.append((first, 1 + count))
     return positions

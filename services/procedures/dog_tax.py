@@ -76,14 +76,17 @@ class MissingRateTable(DogTaxError):  # noqa: N818 - name fixed by the public AP
         self.year = year
         super().__init__(
             f"Für das Steuerjahr {year} ist kein Hundesteuer-Tarif hinterlegt. "
-            f"Bitte hinterlegen Sie in der Verwaltung die Steuersätze für {year}. / "
-            f"No dog-tax rate table is configured for tax year {year}; "
-            f"an administrator must configure the rates for {year}."
+            f"Bitte hinterlegen Sie in der Verwaltung die Steuersätze für {year}."
         )
 
 
 class InvalidAssessment(DogTaxError):  # noqa: N818 - name fixed by the public API
-    """The input data do not allow an assessment (e.g. intake after the notice date)."""
+    """The input data do not allow an assessment (e.g. intake after the notice date). The
+    message is German (``str(exc)``, ``de``) with its English translation in ``en``."""
+
+    def __init__(self, de: str, en: str) -> None:
+        super().__init__(de)
+        self.de, self.en = de, en
 
 
 # --------------------------------------------------------------------------- helpers
@@ -143,6 +146,10 @@ class RateTable:
     rates: tuple[Decimal, ...]
     dangerous_rate: Decimal
     due_dates: tuple[tuple[int, int], ...] = DEFAULT_DUE_DATES
+    # Whether dangerous and exempt dogs count towards the number kept or the order
+    # (domain.md §2: unconfirmed, configurable; demo: neither counts).
+    counts_dangerous: bool = False
+    counts_exempt: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in ("by_count", "by_order"):
@@ -179,6 +186,8 @@ class RateTable:
             rates=tuple(_to_decimal(r, "rate") for r in d["rates"]),
             dangerous_rate=_to_decimal(d["dangerous_rate"], "dangerous_rate"),
             due_dates=tuple((int(m), int(day)) for m, day in d.get("due_dates", DEFAULT_DUE_DATES)),
+            counts_dangerous=bool(d.get("counts_dangerous", False)),
+            counts_exempt=bool(d.get("counts_exempt", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,6 +197,8 @@ class RateTable:
             "rates": [str(r) for r in self.rates],
             "dangerous_rate": str(self.dangerous_rate),
             "due_dates": [[m, d] for m, d in self.due_dates],
+            "counts_dangerous": self.counts_dangerous,
+            "counts_exempt": self.counts_exempt,
         }
 
     def rate_for(self, position: int) -> Decimal:
@@ -198,6 +209,10 @@ class RateTable:
 
     def due_dates_in(self, year: int) -> list[date]:
         return [date(year, m, d) for m, d in self.due_dates]
+
+    def annual_due_date(self, year: int) -> date:
+        """A yearly payer pays a full year's amount once, on the year's first due date."""
+        return self.due_dates_in(year)[0]
 
 
 def rate_basis_text(model: RateModel, position: int, n_rates: int, dangerous: bool) -> str:
@@ -314,6 +329,26 @@ class Assessment:
         return self.periods[-1].year + 1
 
     @property
+    def exempt(self) -> bool:
+        """Fully exempt (Steuerbefreiung): no tax in any assessed month nor in the years after
+        (a 100 % reduction without end). Such a notice is an exemption notice; nothing is due."""
+        return (
+            bool(self.periods)
+            and all(p.reduction_percent == HUNDRED for p in self.periods)
+            and self.yearly_amount_next_year == 0
+        )
+
+    @property
+    def yearly_due_dates(self) -> list[date]:
+        """When the yearly amount is due in ``next_year`` (and, as a standing notice, every
+        year after): the due dates of the last assessed year's rate table, or for a yearly
+        payer its annual due date (:meth:`RateTable.annual_due_date`)."""
+        table = RateTable.from_dict(self.rate_tables[self.periods[-1].year])
+        if self.annual_payment:
+            return [table.annual_due_date(self.next_year)]
+        return table.due_dates_in(self.next_year)
+
+    @property
     def years_label(self) -> str:
         """``2026``, ``2025 und 2026`` or ``2024 bis 2026`` for the notice's subject."""
         years = self.years
@@ -399,19 +434,20 @@ def assess(
         raise InvalidAssessment(
             f"Das Aufnahmedatum {_fmt_date(intake_date)} liegt nach dem Bescheiddatum "
             f"{_fmt_date(notice_date)}; ein Bescheid kann erst nach der Aufnahme des Hundes "
-            f"ergehen. / The intake date {intake_date.isoformat()} lies after the notice "
-            f"date {notice_date.isoformat()}."
+            "ergehen.",
+            f"The intake date {intake_date.isoformat()} lies after the notice "
+            f"date {notice_date.isoformat()}.",
         )
     if dogs_already_kept < 0:
         raise InvalidAssessment(
-            "Die Zahl der bereits gehaltenen Hunde darf nicht negativ sein. / "
-            "dogs_already_kept must not be negative."
+            "Die Zahl der bereits gehaltenen Hunde darf nicht negativ sein.",
+            "The number of dogs already kept must not be negative.",
         )
     reduction = _to_decimal(reduction_percent, "reduction_percent")
     if not (0 <= reduction <= HUNDRED):
         raise InvalidAssessment(
-            f"Die Ermäßigung muss zwischen 0 und 100 % liegen (erhalten: {reduction} %). / "
-            f"reduction_percent must lie between 0 and 100."
+            f"Die Ermäßigung muss zwischen 0 und 100 % liegen (erhalten: {reduction} %).",
+            f"The reduction must lie between 0 and 100 % (given: {reduction} %).",
         )
     applied_reduction = Decimal(0) if dangerous else reduction
 
@@ -424,7 +460,8 @@ def assess(
         if end_date < intake_date:
             raise InvalidAssessment(
                 f"Das Ende der Haltung {_fmt_date(end_date)} liegt vor der Aufnahme "
-                f"{_fmt_date(intake_date)}. / The end date lies before the intake date."
+                f"{_fmt_date(intake_date)}.",
+                "The end date lies before the intake date.",
             )
         last_month_date = _month_start(end_date)
         last_year = end_date.year
@@ -450,8 +487,8 @@ def assess(
             raise MissingRateTable(year)
         if table.year != year:
             raise InvalidAssessment(
-                f"Der Tarif unter dem Schlüssel {year} gilt für {table.year}. / "
-                f"The rate table stored under {year} is for {table.year}."
+                f"Der Tarif unter dem Schlüssel {year} gilt für {table.year}.",
+                f"The rate table stored under {year} is for {table.year}.",
             )
         used_tables[year] = table
         first_month = start.month if year == start.year else 1

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from forms import FormDefinition, load_definition, parse_definition
-from forms.model import Text, _text
+from forms.model import MUNICIPALITY, Text, _text
 from services.config import ROOT
 from workflow import WorkflowDefinition, load_workflow, parse_workflow
 
@@ -235,16 +235,56 @@ def get(
 
 
 def of(item) -> Procedure:
-    """The procedure version a case or draft pins."""
-    return get(item.procedure_id, item.procedure_version, item.municipality_id)
+    """The procedure version a case or draft pins, as its municipality asks it."""
+    from sqlalchemy.orm import object_session
+
+    proc = get(item.procedure_id, item.procedure_version, item.municipality_id)
+    return for_municipality(proc, item.municipality_id, object_session(item))
 
 
 def current(municipality_id: int, procedure_id: str) -> Procedure:
     """The newest published version for new filings (the built-in one if none)."""
     row = _row(municipality_id, procedure_id, None, published=True)
     if row is None:
-        return get(procedure_id)
-    return get(procedure_id, row.version, municipality_id)
+        proc = get(procedure_id)
+    else:
+        proc = get(procedure_id, row.version, municipality_id)
+    return for_municipality(proc, municipality_id)
+
+
+# (form, municipality name) -> the form with the name filled in; forms without the placeholder
+# are their own (no lookup of the name).
+_localised: dict[tuple[int, str], tuple[FormDefinition, FormDefinition]] = {}
+_placeholder: dict[int, tuple[FormDefinition, bool]] = {}
+
+
+def for_municipality(proc: Procedure, municipality_id: int, db=None) -> Procedure:
+    """The procedure as this municipality asks it: its place name (the town) for
+    ``{municipality}`` in the form's texts (FormDefinition.for_municipality)."""
+    from sqlmodel import Session
+
+    from services.municipalities.models import Municipality
+
+    form = proc.form
+    known = _placeholder.get(id(form))
+    if known is None or known[0] is not form:
+        known = _placeholder[id(form)] = (form, MUNICIPALITY in form.model_dump_json())
+    if not known[1]:
+        return proc
+    if db is not None:
+        m = db.get(Municipality, municipality_id)
+    elif (engine := _current_engine()) is not None:
+        with Session(engine) as own:
+            m = own.get(Municipality, municipality_id)
+    else:
+        m = None
+    if m is None:
+        return proc
+    place = m.town or m.name  # "Herzberg (Elster)", not "Stadt Herzberg (Elster)"
+    done = _localised.get((id(form), place))
+    if done is None or done[0] is not form:
+        done = _localised[(id(form), place)] = (form, form.for_municipality(place))
+    return replace(proc, form=done[1], title=done[1].title)
 
 
 def by_slug(slug: str) -> Procedure:

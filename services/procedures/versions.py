@@ -13,7 +13,7 @@ import yaml
 from jinja2 import TemplateSyntaxError, nodes
 from sqlmodel import Session, func, select
 
-from forms import DefinitionError
+from forms import DefinitionError, check_text
 from forms.model import Text
 from services.accounts.models import StaffUser
 from services.config import ROOT
@@ -205,9 +205,10 @@ def check(
                     f"kein gültiges YAML: {getattr(exc, 'problem', exc)}",
                 )
             )
+    built = None
     if not problems:
         try:
-            registry.build(
+            built = registry.build(
                 procedure_id,
                 number,
                 form_yaml,
@@ -223,6 +224,8 @@ def check(
             problems.append(Problem("workflow", _line_of(workflow_yaml, str(exc)), str(exc)))
         except (TypeError, ValueError) as exc:  # e.g. a list where a mapping belongs
             problems.append(Problem("form", None, str(exc)))
+    if built is not None:
+        problems += missing_answers(built)
     required = set(registry.get(procedure_id).notices)
     for kind in sorted(required - set(notices)):
         problems.append(Problem(f"notice:{kind}", None, "Vorlage fehlt"))
@@ -244,10 +247,60 @@ def check(
     return problems
 
 
+def missing_answers(proc: registry.Procedure) -> list[Problem]:
+    """A procedure kind with code declares the answers its rules read (``ANSWERS`` of its
+    module); a form without one of them would break the office's decision later."""
+    fields = set(proc.form.field_ids())
+    return [
+        Problem(
+            "form",
+            None,
+            f"Feld „{name}“ fehlt: Die Regeln dieses Verfahrens lesen es (Berechnung, "
+            "Bescheid, Register). Bitte nehmen Sie das Feld mit dieser Kennung in das "
+            "Formular auf.",
+        )
+        for name in sorted(getattr(proc.module, "ANSWERS", frozenset()) - fields)
+    ]
+
+
+class TextsRefused(DomainError):
+    """Edited texts hold characters that may not be stored (``forms.check_text``): nothing
+    is saved; ``edited`` is the version as typed (not in the session), to show it again."""
+
+    status = 422
+
+    def __init__(self, problems: list[Problem], edited: ProcedureVersion) -> None:
+        super().__init__(
+            Text(
+                de="Nicht gespeichert: " + "; ".join(f"{p.where}: {p.message}" for p in problems),
+                en="Not saved: the texts contain characters that are not allowed.",
+            )
+        )
+        self.problems = problems
+        self.edited = edited
+
+
+def refused_characters(form_yaml: str, workflow_yaml: str, notices: dict) -> list[Problem]:
+    """The first refused character of each text (control or bidirectional, as in every text
+    answer; tabs and line breaks are kept), with its line."""
+    texts = [("form", form_yaml), ("workflow", workflow_yaml)]
+    texts += [(f"notice:{kind}", template_source(n)) for kind, n in sorted(notices.items())]
+    problems = []
+    for part, text in texts:
+        where = Problem(part, None, "").where
+        for number, line in enumerate(text.split("\n"), start=1):
+            refused = check_text(part, Text(de=where), line, multiline=True)
+            if refused:
+                problems.append(Problem(part, number, refused.message("de")))
+                break
+    return problems
+
+
 def save_draft(
     db: Session, row: ProcedureVersion, form_yaml: str, workflow_yaml: str, sources: dict[str, str]
 ) -> list[Problem]:
-    """Store the edited texts of a draft (always) and return its problems."""
+    """Store the edited texts of a draft and return its problems; texts with a refused
+    character are not stored at all (TextsRefused)."""
     if row.status != "draft":
         raise PublishRefused([Problem("form", None, "Nur Entwürfe können bearbeitet werden.")])
     notices = {}
@@ -259,8 +312,21 @@ def save_draft(
             "source": text,
             "version": notice["version"] + (1 if changed else 0),
         }
-    row.form_yaml = form_yaml.replace("\r\n", "\n")
-    row.workflow_yaml = workflow_yaml.replace("\r\n", "\n")
+    form_yaml = form_yaml.replace("\r\n", "\n")
+    workflow_yaml = workflow_yaml.replace("\r\n", "\n")
+    refused = refused_characters(form_yaml, workflow_yaml, notices)
+    if refused:
+        edited = ProcedureVersion(
+            **{
+                **row.model_dump(),
+                "form_yaml": form_yaml,
+                "workflow_yaml": workflow_yaml,
+                "notices": notices,
+            }
+        )
+        raise TextsRefused(refused, edited)
+    row.form_yaml = form_yaml
+    row.workflow_yaml = workflow_yaml
     row.notices = notices
     db.add(row)
     db.flush()

@@ -22,6 +22,7 @@ from forms.model import Text
 from services.accounts.models import StaffUser
 from services.cases.models import Case
 from services.cases.service import search_key
+from services.db import INT_MAX, INT_MIN, parse_int
 from services.timeutil import BERLIN, today_local
 
 PAGE_SIZE = 50
@@ -167,8 +168,8 @@ def _conditions(db: Session, staff: StaffUser, f: QueueFilter, today: date) -> l
         clauses.append(Case.procedure_id == f.procedure)
     if f.assignee == "none":
         clauses.append(Case.assignee_id.is_(None))
-    elif f.assignee.isdigit():
-        clauses.append(Case.assignee_id == int(f.assignee))
+    elif (assignee := parse_int(f.assignee)) is not None:
+        clauses.append(Case.assignee_id == assignee)
     if f.submitted_from:
         clauses.append(Case.submitted_at >= _utc(f.submitted_from))
     if f.submitted_to:
@@ -204,9 +205,10 @@ def decode_cursor(cursor: str, sort: str):
             value = date.fromisoformat(value)
         elif column is Case.submitted_at:
             value = datetime.fromisoformat(value)
-        elif not isinstance(value, str):
+        elif not isinstance(value, str) or "\x00" in value:
             return None
-        return value, int(case_id)
+        case_id = int(case_id)
+        return (value, case_id) if INT_MIN <= case_id <= INT_MAX else None
     except (ValueError, TypeError):
         return None
 

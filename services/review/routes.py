@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from forms.model import Text
 from forms.summary import summarize
 from services.cases.routes import file_response
+from services.db import DbInt
 from services.errors import DomainError
 from services.procedures import registry
 from services.review import queue as queues
@@ -99,7 +100,7 @@ def assign(
     reference: str,
     staff: CurrentStaff,
     db: SessionDep,
-    assignee_id: Annotated[int, Form()],
+    assignee_id: Annotated[DbInt, Form()],
 ) -> Response:
     case = service.assign(db, staff, reference, assignee_id)
     db.commit()
@@ -246,11 +247,13 @@ def _date_or_none(text: str) -> date | None:
 
 
 @router.get("/cases/{reference}/files/{upload_id}")
-def evidence_file(reference: str, upload_id: int, staff: CurrentStaff, db: SessionDep) -> Response:
+def evidence_file(
+    reference: str, upload_id: DbInt, staff: CurrentStaff, db: SessionDep
+) -> Response:
     """An uploaded file, always as a download with its sniffed type (never rendered inline)."""
     return file_response(service.upload_for_staff(db, staff, reference, upload_id))
 
 
 @router.get("/cases/{reference}/documents/{document_id}")
-def document(reference: str, document_id: int, staff: CurrentStaff, db: SessionDep) -> Response:
+def document(reference: str, document_id: DbInt, staff: CurrentStaff, db: SessionDep) -> Response:
     return file_response(service.document_for_staff(db, staff, reference, document_id))

@@ -9,6 +9,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
+from forms import check_text
 from forms.model import Text
 from services.accounts.models import StaffUser
 from services.audit import service as audit
@@ -16,7 +17,15 @@ from services.audit.models import CaseEvent
 from services.cases import lifecycle
 from services.cases.models import Case, Document, RegisteredDog
 from services.cases.service import status_url
-from services.errors import CaseNotFound, Conflict, DomainError, Forbidden, NotFound
+from services.documents.fonts import printable
+from services.errors import (
+    CaseNotFound,
+    Conflict,
+    DocumentPending,
+    DomainError,
+    Forbidden,
+    NotFound,
+)
 from services.mail import service as mail
 from services.municipalities.models import Municipality
 from services.procedures.registry import Procedure, of
@@ -120,6 +129,7 @@ def replace_tag(db: Session, staff: StaffUser, reference: str, reason: str) -> R
                 en="Give the reason (e.g. loss reported on …).",
             )
         )
+    _refuse_characters("replace-reason", Text(de="Grund", en="Reason"), reason.strip())
     module = of(case).module
     return module.replace_tag(db, case, staff, reason.strip()[:500])
 
@@ -284,11 +294,21 @@ def document_for_staff(db: Session, staff: StaffUser, reference: str, document_i
     ).first()
     if doc is None:
         raise NotFound(Text(de="Dieses Dokument gibt es nicht.", en="No such document."))
+    if doc.pending:
+        raise DocumentPending()
     return doc
 
 
 class CommentRequired(DomainError):
     status = 422
+
+
+def _refuse_characters(path: str, label: Text, text: str) -> None:
+    """A staff text that may not be stored as typed (forms.check_text) is refused, naming the
+    character: comments and reasons reach the status page and the notices."""
+    refused = check_text(path, label, text, multiline=True, printable=printable)
+    if refused:
+        raise CommentRequired(Text(de=refused.message("de"), en=refused.message("en")))
 
 
 # Transitions that decide the application and so must decide a requested reduction too.
@@ -305,6 +325,9 @@ def _reduction_decision(choice: str, reason: str) -> dict:
             )
         )
     reason = reason.strip()
+    _refuse_characters(
+        "reduction_reason", Text(de="Begründung einer Ablehnung", en="Reason for refusal"), reason
+    )
     if choice == "refuse" and not reason:
         raise CommentRequired(
             Text(
@@ -359,6 +382,10 @@ def transition(
                 en=f"'{t.label.get('en')}' needs a reason. Please enter it.",
             )
         )
+    label = (
+        Text(de="Begründung", en="Reason") if t.comment_required else Text(de="Vermerk", en="Note")
+    )
+    _refuse_characters("comment", label, comment)
     data: dict = {}
     if t.name in DECIDING and proc.module.facts(case.answers).get("decides_reduction"):
         data["reduction"] = _reduction_decision(reduction, reduction_reason)
@@ -399,8 +426,9 @@ def transition(
 def _issue_notice(
     db: Session, case: Case, proc: Procedure, staff: StaffUser, ctx: EffectContext
 ) -> None:
-    """Effect: compute the tax, render and store the notice, register the dog, then move the
-    case on (system transition). Runs in the approving transaction, so it is all or nothing."""
+    """Effect: compute the tax, compose and store the notice, register the dog, then move the
+    case on (system transition). Runs in the approving transaction, so it is all or nothing;
+    the notice's PDF is rendered by a job after the commit (services/cases/documents.py)."""
     doc = proc.module.issue_notice(db, case, staff)
     t = proc.workflow.transition("notice_issued")
     from_state = case.state
@@ -417,8 +445,7 @@ def _issue_notice(
         to_state=t.to,
         public=True,
         data={
-            "document_id": doc.id,
-            "sha256": doc.sha256,
+            "document_id": doc.id,  # its PDF's hash follows in "document_stored"
             "tag_number": doc.meta.get("tag_number"),
         },
     )

@@ -8,7 +8,17 @@ routes and their threads).
   process (as many as there are threads and database connections); a request that finds
   no free slot within AMTSWEG_QUEUE_TIMEOUT_SECONDS is answered 503 with Retry-After at
   once instead of waiting for a database connection until it fails. Static files and the
-  probes are never held back."""
+  probes are never held back.
+- ``ResponseHeadersMiddleware``: headers every answer carries unless the route set them
+  (the security headers).
+- ``BodyLimitMiddleware``: a request whose declared body is larger than allowed is answered
+  at once (413), before anything reads it.
+- ``ContextVarMiddleware``: sets a context variable for the request (the database the
+  procedure registry reads).
+
+BaseHTTPMiddleware (``@app.middleware("http")``) is not used: each one costs a task, memory
+streams and a buffered response per request (about a fifth of a page's CPU time, measured
+with py-spy under bench/load.py)."""
 
 from __future__ import annotations
 
@@ -83,6 +93,16 @@ def match_route(routes: Iterable, scope: Scope) -> None:
             scope["route"] = route
             scope["path_params"] = child.get("path_params", {})
             return
+
+
+def allowed_methods(routes: Iterable, scope: Scope) -> set[str]:
+    """Every method some route takes at the request's path (the ``Allow`` header of a 405:
+    one address may be served by several routes, a GET page and its POST form)."""
+    methods: set[str] = set()
+    for route in all_routes(routes):
+        if getattr(route, "methods", None) and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return methods
 
 
 class RequestContextMiddleware:
@@ -204,3 +224,69 @@ class ConcurrencyLimitMiddleware:
             return False
         finally:
             metrics.QUEUED.dec()
+
+
+class ResponseHeadersMiddleware:
+    """Adds ``headers`` (name -> value) to every HTTP answer that does not set them itself,
+    except to answers for paths that start with one of ``except_prefixes``."""
+
+    def __init__(
+        self, app: ASGIApp, *, headers: dict[str, str], except_prefixes: tuple[str, ...] = ()
+    ) -> None:
+        self.app = app
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+        ]
+        self.except_prefixes = except_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").startswith(self.except_prefixes):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = message.setdefault("headers", [])
+                if not isinstance(raw, list):
+                    raw = message["headers"] = list(raw)
+                present = {name.lower() for name, _ in raw}
+                raw.extend(item for item in self.headers if item[0] not in present)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Answers ``reject(request)`` (a 413 page) when the declared Content-Length is above
+    ``max_bytes``; a body without a declared length is bounded by the form parser."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, reject: Callable[[Request], Response]
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.reject = reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers") or ():
+                if name == b"content-length":
+                    if value.isdigit() and int(value) > self.max_bytes:
+                        await self.reject(Request(scope))(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+
+class ContextVarMiddleware:
+    """Calls ``bind()`` at the start of each request, in the request's own context (so the
+    routes and the threads they run in see what it sets)."""
+
+    def __init__(self, app: ASGIApp, *, bind: Callable[[], object]) -> None:
+        self.app = app
+        self.bind = bind
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.bind()
+        await self.app(scope, receive, send)

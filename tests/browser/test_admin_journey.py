@@ -79,7 +79,10 @@ def test_admin_changes_label_and_rate_and_a_citizen_sees_both(live_server, page,
     # 1. Procedures: version 1 is published; a draft from it.
     admin_login(page, base)
     page.locator("nav[aria-label=Bereiche]").get_by_role("link", name="Administration").click()
-    assert page.url.endswith("/admin/procedures")
+    assert page.url.endswith("/admin/")
+    assert page.locator("h1").inner_text() == "Administration"
+    assert_accessible(page)  # the overview
+    admin_nav(page, "Verfahren", "/admin/procedures")
     assert page.locator("h1").inner_text() == "Verfahren und Versionen"
     assert version_statuses(page) == {1: STATUS["published"]}
     assert_accessible(page)

@@ -23,7 +23,9 @@ from forms import (
     visible_steps,
 )
 
-DEFINITION = load_definition(Path(forms.__file__).parent / "definitions" / "dog_registration.yaml")
+DEFINITION = load_definition(
+    Path(forms.__file__).parent / "definitions" / "dog_registration.yaml"
+).for_municipality("Herzberg (Elster)")
 TODAY = date(2026, 5, 14)
 
 # A complete, valid filing as an HTML form would post it (strings only).

@@ -13,12 +13,14 @@ from sqlmodel import select
 
 from services.audit.models import CaseEvent
 from services.cases.models import Case, Document, RegisteredDog
+from tests import conftest
 from tests.conftest import (
     act,
     answers,
     csrf_of,
     file_registration,
     login,
+    pdf_file,
     reference_of,
     status_path,
     to_review,
@@ -70,6 +72,34 @@ def test_granted_shelter_reduction_halves_the_tax_for_36_months(client, db, cler
     assert "10,50 €" in text and "50 %" in text and "05/2029" in text
     assert "Ihrem Antrag auf Steuerermäßigung (Hund aus einem Tierheim) wird entsprochen" in text
     assert data["template"] == {"name": "dog_registration_notice.html", "version": 2}
+
+
+def test_granted_exemption_issues_an_exemption_notice_without_payment_terms(
+    client, db, clerk, approver, monkeypatch
+):
+    monkeypatch.setitem(
+        conftest.STEP_FILES, "reduction", [pdf_file("evidence_assistance_dog", "assistenz.pdf")]
+    )
+    steps = answers(
+        reduction_requested="yes", reduction_reason="assistance_dog", payment_interval="annual"
+    )
+    reference = reference_of(file_registration(client, steps).text)
+    login(client, "clerk")
+    to_review(client, reference)
+    assert decide(client, reference, "propose_approval", reduction="grant").status_code == 200
+    client.cookies.clear()
+    login(client, "approver")
+    assert act(client, reference, "confirm_approval").status_code == 200
+    text, data, reader = read(notice_of(db, reference))
+    flat = " ".join(text.split())
+    assert data["assessment"]["total"] == "0.00"
+    assert reader.metadata.title.startswith("Freistellungsbescheid")
+    assert "Befreiung von der Hundesteuer (Freistellungsbescheid)" in flat
+    assert "ist ab dem 01.06.2026 von der Hundesteuer befreit" in flat
+    assert "Grund der Befreiung: Assistenzhund (§ 12e BGG)" in flat
+    assert "wenn die Voraussetzungen der Steuerbefreiung entfallen" in flat
+    assert "0,00 €" not in flat and "Fälligkeit" not in flat and "Jahresbetrag" not in flat
+    assert db.exec(select(RegisteredDog)).one().exempt
 
 
 def test_refused_reduction_is_explained_in_the_notice(client, db, clerk, approver):

@@ -500,3 +500,84 @@ def test_typed_but_invalid_answers_survive_save_and_language_switch(client, db, 
     draft = db.exec(select(Draft)).one()
     db.refresh(draft)
     assert "_pending" not in draft.answers and draft.answers["postal_code"] == "04916"
+
+
+def test_status_page_shows_the_decision_instead_of_the_expected_date(client, db, case_factory):
+    from services.cases.service import token_hash
+    from services.timeutil import today_local
+
+    pages = {}
+    for state in ("in_review", "approved", "rejected"):
+        case = case_factory(state)
+        case.status_token_hash = token_hash(f"token-{state}")
+        db.add(case)
+        db.commit()
+        pages[state] = client.get(f"/status/token-{state}").text
+    today = today_local().strftime("%d.%m.%Y")
+    assert "Voraussichtlich entschieden bis" in pages["in_review"]
+    assert "Entschieden am" not in pages["in_review"]
+    for state, decision in (("approved", "Genehmigt"), ("rejected", "Abgelehnt")):
+        assert "Voraussichtlich entschieden bis" not in pages[state]
+        assert f"Entschieden am {today}: {decision}" in pages[state]
+
+
+def test_favicon_is_served_and_linked(client, municipality):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
+    assert r.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page = client.get("/").text
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+    assert "/favicon.ico" in icons
+    for href in icons:
+        assert client.get(href).status_code == 200
+
+
+def test_change_links_on_the_check_page_have_distinct_names(client, municipality):
+    token = start(client)
+    steps = answers(joint_keeping="yes", moved_in="yes", account_holder_differs="yes")
+    steps["keeper"].update(
+        {
+            "moved_in_date": "01.03.2026",
+            "previous_municipality": "Falkenberg/Elster",
+            **{
+                f"co_keepers.{i}.{k}": v
+                for i in (0, 1)
+                for k, v in (
+                    ("given_names", f"Max{i}"),
+                    ("family_name", "Muster"),
+                    ("birth_date", "01.02.1979"),
+                )
+            },
+        }
+    )
+    steps["sepa"].update({"account_holder_name": "Max Muster", "account_holder_address": "Ort 1"})
+    check = walk_to(client, token, "check", steps)
+    names = re.findall(r'>Ändern<span class="visually-hidden"> ([^<]*)</span>', check.text)
+    assert "Ort" in names and "Ort der Mandatserteilung" in names
+    assert "Weitere Halterin oder weiterer Halter 2" in names
+    assert len(names) > 20 and sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+def test_language_switch_keeps_the_problems_the_page_showed(client, municipality):
+    token = start(client)
+    typed = {"given_names": "Erika", "postal_code": "4916"}
+    r = post_step(client, token, "keeper", typed)
+    assert r.status_code == 422 and "Es gibt ein Problem" in r.text
+    assert 'name="errors_shown" value="1"' in r.text
+    r = post_step(client, token, "keeper", typed, action="lang:en", errors_shown="1")
+    assert r.status_code == 422 and '<html lang="en">' in r.text
+    assert "There is a problem" in r.text and "The postcode must be exactly 5 digits" in r.text
+    assert 'value="4916"' in r.text and 'value="Erika"' in r.text
+    assert '<html lang="en">' in client.get(f"{URL}/steps/keeper").text  # remembered
+
+
+def test_form_texts_name_the_municipality_asking(client, municipality, other_municipality):
+    def keeper_step(url: str) -> str:
+        token = csrf_of(client.get(url).text)
+        return client.post(f"{url}/start", data={"csrf_token": token}).text
+
+    falkenberg = keeper_step("/falkenberg-elster/hund-anmelden")
+    assert "Sind Sie mit dem Hund neu nach Falkenberg/Elster gezogen?" in falkenberg
+    assert "Herzberg" not in falkenberg and "{municipality}" not in falkenberg
+    herzberg = keeper_step(URL)
+    assert "Sind Sie mit dem Hund neu nach Herzberg (Elster) gezogen?" in herzberg

@@ -209,3 +209,33 @@ def test_only_administrators_of_the_municipality(
         )
     ).all()
     assert [v.version for v in mine] == [1]
+
+
+def test_a_form_without_the_answers_the_rules_read_is_not_published(client, db, municipality):
+    """An XDatenfelder import published into the dog registration would crash the clerk's
+    approval (the tax needs the intake date): publishing names every missing field."""
+    from pathlib import Path
+
+    import yaml
+
+    from forms.fim import import_xdatenfelder
+    from services.procedures import dog_registration
+
+    fixture = Path(__file__).parent.parent / "forms" / "fixtures" / "fim" / "hundehaltung_v2.xml"
+    imported = import_xdatenfelder(fixture.read_bytes(), "hundehaltung_v2.xml").definition
+    imported["version"] = 2
+    form_yaml = yaml.safe_dump(imported, allow_unicode=True, sort_keys=False)
+    admin_login(client, db, municipality)
+    new_draft(client)
+
+    r = save(client, 2, action="publish", form_yaml=form_yaml)
+
+    assert r.status_code == 422
+    text = html.unescape(r.text)
+    fields = {f["id"] for step in imported["steps"] for f in step["fields"]}
+    missing = sorted(dog_registration.ANSWERS - fields)
+    assert "intake_date" in missing
+    for name in missing:
+        assert f"Feld „{name}“ fehlt" in text, name
+    statuses = {v.version: v.status for v in db.exec(select(ProcedureVersion)).all()}
+    assert statuses == {1: "published", 2: "draft"}

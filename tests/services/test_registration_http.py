@@ -64,7 +64,17 @@ def test_citizen_files_clerk_approves_citizen_downloads_notice(client, db, clerk
         ("complete", "completeness_check", "in_review"),
         ("approve", "in_review", "approved"),
         ("notice_issued", "approved", "notice_issued"),
+        ("document_stored", None, None),  # the notice's PDF, rendered by its job
     ]
+    notice = db.exec(
+        select(Document).where(Document.case_id == case.id, Document.kind == "notice")
+    ).one()
+    assert events[-1].data == {
+        "document_id": notice.id,
+        "kind": "notice",
+        "sha256": notice.sha256,
+        "size": len(notice.content),
+    }
     assert events[3].actor_name == "Petra Schulze" and events[3].comment == "Chip geprüft."
     # Every time the clerk opened the case page it was recorded (not shown to the citizen).
     views = db.exec(select(CaseEvent).where(CaseEvent.action == "viewed")).all()
@@ -343,3 +353,22 @@ def test_step_without_a_draft_goes_back_to_the_start_with_a_message(client, muni
     r = client.get(f"{URL}/steps/dog")
     assert r.url.path == URL
     assert "Ihre Eingaben wurden nicht gefunden oder sind abgelaufen" in r.text
+
+
+def test_tax_refusal_is_shown_in_one_language(client, db, clerk, case_factory):
+    """The tax engine's refusal (intake after the notice date) reaches the clerk in German
+    only, without an English sentence glued on."""
+    from datetime import timedelta
+
+    from services.timeutil import today_local
+
+    case = case_factory("in_review", assignee=clerk)
+    later = today_local() + timedelta(days=10)
+    case.answers = {**case.answers, "intake_date": later.isoformat()}
+    db.add(case)
+    db.commit()
+    login(client, "clerk")
+    r = act(client, case.reference, "approve")
+    assert r.status_code == 409
+    assert f"Das Aufnahmedatum {later:%d.%m.%Y} liegt nach dem Bescheiddatum" in r.text
+    assert "The intake date" not in r.text

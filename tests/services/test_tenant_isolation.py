@@ -123,6 +123,7 @@ MATRIX = [
     ("GET", "/api/v1/cases", 200, 200),
     ("GET", "/api/v1/cases?q={reference}", 200, 200),
     ("GET", "/api/v1/cases/{reference}", 404, 404),
+    ("GET", "/admin/", 403, 200),
     ("GET", "/admin/municipality", 403, 200),
     ("POST", "/admin/municipality", 403, 400),
     ("GET", "/admin/municipality/rates/{year}", 403, 200),

@@ -406,3 +406,57 @@ def test_workers_are_replaced_after_their_share_of_notices(
     assert summary.status == "finished" and summary.issued == 5 and not summary.failed
     assert summary.max_worker_rss > 0
     assert notices_per_dog(db) == dict.fromkeys(EXPECTED, 1)
+
+
+def test_the_yearly_run_and_a_change_notice_agree_on_a_mixed_household(
+    db, municipality, case_factory, clerk
+):
+    """Karl keeps an ordinary dog (Bello), a dangerous one (Hasso) and an exempt one (Mia);
+    neither of the latter two counts (demo rule), so Bello is the first dog (36 €) until a
+    second ordinary dog (Luna) arrives in July: the yearly run and the change notice for
+    Luna's arrival bill Bello alike."""
+    dogs = {}
+    for name, flags in (("Bello", {}), ("Hasso", {"dangerous": True}), ("Mia", {"exempt": True})):
+        case = case_factory("notice_issued", name="Schmidt, Karl", dangerous=name == "Hasso")
+        dogs[name] = RegisteredDog(
+            municipality_id=municipality.id,
+            case_id=case.id,
+            owner_key=registration.owner_key(case.answers),
+            chip_number=case.answers["chip_number"],
+            dog_name=name,
+            tag_number=f"{YEAR - 1}-{len(dogs) + 1:04d}",
+            liable_from=f"{YEAR - 1}-06-01",
+            **flags,
+        )
+        db.add(dogs[name])
+    luna_case = case_factory("notice_issued", name="Schmidt, Karl")
+    luna = RegisteredDog(
+        municipality_id=municipality.id,
+        case_id=luna_case.id,
+        owner_key=registration.owner_key(luna_case.answers),
+        chip_number=luna_case.answers["chip_number"],
+        dog_name="Luna",
+        tag_number=f"{YEAR}-0001",
+        liable_from=f"{YEAR}-07-01",
+    )
+    db.add(luna)
+    db.commit()
+
+    yearly = service.prepare(db, dogs["Bello"], YEAR, NOTICE_DATE).assessment
+    change = registration.issue_change_notice(
+        db,
+        dogs["Bello"],
+        clerk,
+        since=date(YEAR, 7, 1),
+        cause=luna_case,
+        cause_left=False,
+        notice_date=date(YEAR, 7, 10),
+    )
+
+    # The first dog, then one of two: 6 × 3.00 + 6 × 4.00 = 42.00, in both notices.
+    expected = [(6, Decimal("36.00")), (6, Decimal("48.00"))]
+    assert [(p.months, p.annual_rate) for p in yearly.periods] == expected
+    assert [
+        (p["months"], Decimal(p["annual_rate"])) for p in change.meta["assessment"]["periods"]
+    ] == expected
+    assert yearly.total == Decimal(change.meta["total"]) == Decimal("42.00")

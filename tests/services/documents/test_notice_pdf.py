@@ -312,3 +312,118 @@ def test_no_lone_hyphenated_fragment_lines() -> None:
     raw = "\n".join(page.extract_text() or "" for page in reader.pages)
     lone = [line for line in raw.splitlines() if re.fullmatch(r"\s*\w+\u2010\s*", line)]
     assert lone == []
+
+
+def _flat(pdf: bytes) -> str:
+    return re.sub(r"\s+", " ", _text(PdfReader(io.BytesIO(pdf))))
+
+
+def test_full_exemption_is_an_exemption_notice_without_payment_terms() -> None:
+    # Assistance dog, exempt (100 %) without end, evidence valid until 31.03.2027.
+    context = sample_context(
+        reduction={
+            "requested": True,
+            "reason_label": "Assistenzhund (§ 12e BGG)",
+            "granted": True,
+            "percent": Decimal(100),
+            "until": None,
+            "evidence_until": date(2027, 3, 31),
+        }
+    )
+    assert context["assessment"].exempt
+    flat = _flat(_render(context))
+    assert "Bescheid über die Befreiung von der Hundesteuer (Freistellungsbescheid)" in flat
+    assert "ist ab dem 01.06.2026 von der Hundesteuer befreit" in flat
+    assert "unbefristet, solange die Voraussetzungen der Befreiung vorliegen" in flat
+    assert "Assistenzhund (§ 12e BGG)" in flat  # the condition
+    assert "Nachweis ist bis zum 31.03.2027 befristet" in flat  # until when, and what to do
+    assert "wenn die Voraussetzungen der Steuerbefreiung entfallen" in flat  # what to report
+    assert "keine Hundesteuer zu zahlen" in flat
+    assert "Nr. 2026-0042" in flat  # an exempt dog gets a tag too
+    # Nothing about paying: no amounts, due dates, debit, surcharge.
+    unpaid = ("0,00 €", "Fälligkeit", "fällig", "Zahlungshinweise", "Lastschrift")
+    for word in (*unpaid, "Säumniszuschlag", "jährlich", "zu zahlen, wenn Sie Widerspruch"):
+        assert word not in flat, word
+    assert "Widerspruch" in flat  # the legal remedy stays
+
+
+def test_time_limited_exemption_names_its_end() -> None:
+    context = sample_context(
+        reduction={
+            "requested": True,
+            "reason_label": "Hund aus einem Tierheim",
+            "granted": True,
+            "percent": Decimal(100),
+            "until": date(2027, 12, 1),
+        }
+    )
+    context["assessment"] = assess(
+        HERZBERG_RATES,
+        intake_date=date(2026, 5, 14),
+        notice_date=date(2026, 6, 9),
+        dangerous=False,
+        reduction_percent=Decimal(100),
+        reduction_until=date(2027, 12, 1),
+    )
+    flat = _flat(_render(context))
+    assert "befreit (bis einschließlich 12/2027)" in flat
+    assert "Fälligkeit" not in flat and "0,00 €" not in flat
+
+
+def test_yearly_payment_states_the_due_date_from_next_year_on() -> None:
+    context = sample_context()
+    context["payment"]["interval"] = "annual"
+    context["assessment"] = assess(
+        HERZBERG_RATES,
+        intake_date=date(2026, 5, 14),
+        notice_date=date(2026, 6, 9),
+        dangerous=False,
+        annual_payment=True,
+    )
+    flat = _flat(_render(context))
+    assert "in einem Jahresbetrag zu entrichten, fällig ab 2027 jährlich am 15.02." in flat
+    assert "09.07.2026" in flat  # this year's amount: one month after the notice
+
+
+def test_names_places_and_addresses_are_never_hyphenated() -> None:
+    context = sample_context()
+    context["owner"].update(
+        given_names="Maximiliane Friederike",
+        family_name="Mustermann",
+        street="Bürgermeister-Schmidt-Straße",
+    )
+    context["payment"]["account_holder"] = "Maximiliane Friederike Mustermann"
+    context["clerk_email"] = "petra.schulze-lehmann@herzberg-elster.de"
+    pdf = _render(context)
+    raw = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    split = {a + b for a, b in re.findall(r"(\w+)\u2010\s*\n\s*(\w+)", raw)}
+    assert split, "running text is hyphenated (hyphens: auto)"
+    protected = {"Maximiliane", "Friederike", "Mustermann", "Herzberg", "Elster", "Bello"}
+    assert not split & protected
+    # E-mail and web addresses do not break at their own hyphens.
+    assert not re.search(r"herzberg-\s*\n", raw)
+    assert "petra.schulze-lehmann@herzberg-elster.de" in raw
+
+
+def test_privacy_pointer_names_the_portals_privacy_page() -> None:
+    from services.config import get_settings
+    from services.municipalities.models import Municipality
+    from services.municipalities.service import letterhead
+
+    context = sample_context()
+    context["municipality"] = letterhead(
+        Municipality(slug="herzberg-elster", **context["municipality"])
+    )
+    flat = _flat(_render(context))
+    url = f"{get_settings().base_url}/herzberg-elster/datenschutz"
+    assert f"Datenschutz-Grundverordnung (DSGVO) finden Sie unter {url}" in flat
+
+
+def test_attachment_is_listed_once_and_the_language_is_in_the_metadata(reader) -> None:
+    catalog = reader.trailer["/Root"]
+    assert len(catalog["/AF"]) == 1
+    names = catalog["/Names"]["/EmbeddedFiles"]["/Names"]
+    assert names[0] == "falldaten.json" and len(names) == 2
+    xmp = catalog["/Metadata"].get_object().get_data().decode("utf-8")
+    assert re.search(r"<dc:language><rdf:Bag><rdf:li>de</rdf:li></rdf:Bag></dc:language>", xmp)
+    assert catalog["/Lang"] == "de"

@@ -14,13 +14,25 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from services.app import create_app
+from services.audit import service as audit
+from services.audit.models import CaseEvent
 from services.cases.models import Case, Document
 from services.db import unit_of_work
 from services.jobs import queue, schedule, service
 from services.jobs.models import Job
 from services.jobs.registry import job
 from services.timeutil import aware, utcnow
-from tests.conftest import URL, csrf_of, file_registration, login, make_staff, status_path
+from tests.conftest import (
+    URL,
+    act,
+    csrf_of,
+    file_registration,
+    login,
+    make_staff,
+    reference_of,
+    status_path,
+    to_review,
+)
 
 # A job kind for these tests: fails while the counter says so.
 FAILURES = {"left": 0, "runs": 0}
@@ -91,6 +103,53 @@ def test_a_receipt_job_run_twice_stores_one_receipt(client, db, municipality, se
     # (run at once after that commit: jobs are immediate in these tests)
     assert db.exec(select(Job.state).where(Job.key == "again")).one() == "done"
     assert len(receipts(db)) == 1
+
+
+def test_a_decision_commits_at_once_and_the_notice_pdf_follows(
+    client, db, municipality, settings, app, clerk, held
+):
+    """The approving request composes the notice and commits; WeasyPrint runs in the job
+    afterwards (no transaction, no lock). Until then the pages say the PDF is being made."""
+    confirmation = file_registration(client)
+    service.run_due(app.state.engine, settings)  # the receipt
+    reference = reference_of(confirmation.text)
+    login(client, "clerk")
+    to_review(client, reference)
+    assert act(client, reference, "approve").status_code == 200
+    case = db.exec(select(Case).where(Case.reference == reference)).one()
+    assert case.state == "notice_issued"
+    (notice,) = db.exec(select(Document).where(Document.kind == "notice")).all()
+    assert notice.pending and notice.content == b"" and notice.meta["tag_number"]
+    (queued,) = db.exec(select(Job).where(Job.kind == "documents.render")).all()
+    assert queued.state == "queued" and queued.key == f"document:{notice.id}"
+
+    page = client.get(f"/office/cases/{reference}")
+    assert "PDF wird erstellt" in page.text
+    r = client.get(f"/office/cases/{reference}/documents/{notice.id}")
+    assert r.status_code == 404 and "wird gerade erstellt" in r.text
+    client.cookies.clear()
+    status = client.get(status_path(confirmation.text))
+    assert "Hundesteuerbescheid vom" in status.text and "(PDF) wird erstellt" in status.text
+    r = client.get(status_path(confirmation.text) + f"/documents/{notice.id}")
+    assert r.status_code == 404 and "wird gerade erstellt" in r.text
+
+    assert service.run_due(app.state.engine, settings).get("done") == 1
+    db.expire_all()
+    notice = db.get(Document, notice.id)
+    assert notice.content.startswith(b"%PDF") and not notice.pending
+    assert notice.render_source is None and notice.size == len(notice.content)
+    stored = db.exec(select(CaseEvent).where(CaseEvent.action == "document_stored")).one()
+    assert stored.data["sha256"] == notice.sha256 and stored.data["document_id"] == notice.id
+    status = client.get(status_path(confirmation.text))
+    assert "wird erstellt" not in status.text
+    r = client.get(status_path(confirmation.text) + f"/documents/{notice.id}")
+    assert r.content == notice.content
+    # Run again (a redelivery after a crash): nothing changes, no second event.
+    with unit_of_work(app.state.engine) as s:
+        service.enqueue(s, "documents.render", {"document_id": notice.id}, key="again")
+    service.run_due(app.state.engine, settings)
+    assert len(db.exec(select(CaseEvent).where(CaseEvent.action == "document_stored")).all()) == 1
+    assert audit.verify(db)[1] == []
 
 
 def test_enqueue_with_the_same_key_queues_once(app, db, municipality):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -329,10 +330,10 @@ def test_household_positions_come_from_the_register(db, case_factory):
     db.add_all([dog, other, fierce])
     db.commit()
     # By number kept: Luna counts Aug–Oct; the dangerous Rex never counts.
-    positions = dict(household_positions(db, dog, 2026, "by_count"))
+    positions = dict(household_positions(db, dog, 2026, TABLES[2026]))
     assert [positions[date(2026, m, 1)] for m in range(1, 13)] == [1] * 7 + [2] * 3 + [1] * 2
     # By order: Luna started after Bello, so Bello stays the first dog.
-    by_order = dict(household_positions(db, dog, 2026, "by_order"))
+    by_order = dict(household_positions(db, dog, 2026, replace(TABLES[2026], model="by_order")))
     assert set(by_order.values()) == {1}
 
 
@@ -474,6 +475,12 @@ def test_deregistration_end_to_end_refunds_and_frees_the_chip(client, db, clerk)
     assert "Widerspruch" in text and "ohne Unterschrift gültig" in text
     assert dog.tag_number in text and "Erstattung" in text
     assert "DE89 **** **** **** **30 00" in text  # refunded to the mandate's account
+    # The months and the annual rate are named together, never "4 Monate zu 12,00 €" beside
+    # the amount assessed before.
+    flat = " ".join(text.split())
+    assert "Steuer für 4 Monate (Jahressteuer 36,00 € × 4/12) = 12,00 €" in flat
+    assert "Monate zu" not in flat
+    assert "bisher festgesetzt Monate Steuerpflicht (neu) neu festgesetzt" in flat
 
     attachments = PdfReader(io.BytesIO(notice.content)).attachments
     embedded = json.loads(attachments["abmeldebescheid.json"][0])
