@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from services.cases.routes import lang_router, status_router
 from services.cases.routes import router as portal_router
 from services.config import ROOT, Settings, get_settings
 from services.db import make_engine
+from services.documents.fonts import coverage as font_coverage
 from services.errors import DomainError
 from services.jobs import metrics as jobs_metrics
 from services.jobs import queue as jobs_queue
@@ -102,8 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(seed_procedures, app.state.engine)
         # No WeasyPrint warm-up here: web processes render no PDFs (receipts and notices are
         # jobs; only an administrator's preview renders, and loads WeasyPrint on first use),
-        # which keeps a web worker's start-up and memory small.
+        # which keeps a web worker's start-up and memory small. The fonts' character coverage
+        # (read by the form engine's check of every text answer) is read in the background.
+        reading = None
+        if settings.env != "test":
+            reading = asyncio.create_task(run_in_threadpool(font_coverage))
         yield
+        if reading is not None:
+            await reading
         app.state.engine.dispose()
 
     app = FastAPI(

@@ -210,3 +210,18 @@ def fill_step(page, values: dict[str, str]) -> None:
             field.select_option(value)
         else:
             field.fill(value)
+
+
+def wait_for_document(page, link: str, tries: int = 60):
+    """The locator of a document link that a job worker is still rendering: until it is
+    there, the page says "wird erstellt" with a reload link (checked with axe once)."""
+    for attempt in range(tries):
+        found = page.locator(link)
+        if found.count():
+            return found
+        assert "wird erstellt" in page.locator("main").inner_text()
+        if attempt == 0:
+            assert_accessible(page)
+        page.wait_for_timeout(500)
+        page.locator("main a:has-text('Seite neu laden')").first.click()
+    raise AssertionError(f"no {link} after {tries} reloads")

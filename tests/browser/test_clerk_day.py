@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, assert_accessible, fill_step, screenshot
+from tests.browser.conftest import (
+    DEMO_PASSWORD,
+    assert_accessible,
+    fill_step,
+    screenshot,
+    wait_for_document,
+)
 from tests.browser.test_portal_journeys import (
     DANGEROUS_DETAILS,
     DECLARATIONS,
@@ -236,7 +242,7 @@ def test_a_clerks_day(live_server, new_context, tmp_path):
     assert "Genehmigung vorschlagen (Zweitprüfung)" not in offered(office)
     act(office, "Genehmigen und Bescheid erstellen", comment="Heimtierausweis liegt vor.")
     assert status(office) == "Bescheid erteilt"
-    notice = office.locator(f"a:text-is('Hundesteuerbescheid-{normal}.pdf')")
+    notice = wait_for_document(office, f"a:text-is('Hundesteuerbescheid-{normal}.pdf')")
     assert notice.count() == 1
     with office.expect_download() as download:
         notice.click()
@@ -276,12 +282,13 @@ def test_a_clerks_day(live_server, new_context, tmp_path):
     assert_accessible(approver)
     act(approver, "Genehmigung bestätigen und Bescheid erstellen")
     assert status(approver) == "Bescheid erteilt"
-    assert approver.locator(f"a:text-is('Hundesteuerbescheid-{danger}.pdf')").count() == 1
+    wait_for_document(approver, f"a:text-is('Hundesteuerbescheid-{danger}.pdf')")
 
     citizen.goto(danger_status)
     assert "Bescheid erteilt" in citizen.locator(".status-box").inner_text()
+    notice = wait_for_document(citizen, "a:has-text('Hundesteuerbescheid vom')")
     with citizen.expect_download() as download:
-        citizen.click("text=Hundesteuerbescheid vom")
+        notice.click()
     path = tmp_path / "bescheid-gefaehrlich.pdf"
     download.value.save_as(path)
     text = pdf_text(path)

@@ -8,7 +8,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from tests.browser.conftest import DEMO_PASSWORD, assert_accessible
+from tests.browser.conftest import DEMO_PASSWORD, assert_accessible, wait_for_document
 
 pytestmark = pytest.mark.browser
 CONTINUE = "button[name=action][value=continue]"
@@ -148,8 +148,9 @@ def test_register_dog_approve_and_download_notice(live_server, page, tmp_path):
     page.goto(status_url)
     assert "Bescheid erteilt" in page.locator(".status-box").inner_text()
     assert_accessible(page)
+    notice = wait_for_document(page, "a:has-text('Hundesteuerbescheid vom')")
     with page.expect_download() as download_info:
-        page.click("text=Hundesteuerbescheid vom")
+        notice.click()
     path = tmp_path / "bescheid.pdf"
     download_info.value.save_as(path)
     text = "\n".join(p.extract_text() for p in PdfReader(path).pages).replace("\xa0", " ")

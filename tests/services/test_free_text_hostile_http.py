@@ -97,7 +97,9 @@ def test_citizen_and_clerk_texts_with_control_characters_are_refused_in_place(cl
     assert state_of(db) == "in_review"
 
 
-@pytest.mark.parametrize("action", ["remove_item:co_keepers:²", "remove_item:co_keepers:99999999999"])
+@pytest.mark.parametrize(
+    "action", ["remove_item:co_keepers:²", "remove_item:co_keepers:99999999999"]
+)
 def test_remove_item_with_no_plain_number_changes_nothing(client, municipality, action):
     token = start(client)
     r = client.post(

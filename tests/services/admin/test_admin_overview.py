@@ -19,7 +19,7 @@ def test_overview_shows_sections_and_what_needs_attention(client, db, admin, mun
     login(client, "admin")
     r = client.get("/admin/")
     assert r.status_code == 200
-    assert "<h1 class=\"heading-l\">Administration</h1>" in r.text
+    assert '<h1 class="heading-l">Administration</h1>' in r.text
     for href in ("/admin/procedures", "/admin/municipality", "/admin/users", "/admin/jobs"):
         assert f'href="{href}"' in r.text
     assert "Zurzeit ist nichts zu erledigen." in r.text

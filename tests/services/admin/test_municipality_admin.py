@@ -234,7 +234,7 @@ def test_admin_creates_a_rate_table_for_a_new_year(client, db, admin):
     assert (last.before, last.after) == ({"dangerous_rate": "600.00"}, {"dangerous_rate": "650.00"})
     listing = client.get("/admin/municipality")
     assert f'href="/admin/municipality/rates/{year}"' in listing.text
-    assert "rate_table_saved" in listing.text  # the change log on the page
+    assert "<td>Steuersätze geändert</td>" in listing.text  # the change log on the page
 
 
 def test_invalid_rate_table_lists_every_problem_and_is_never_stored(client, db, admin):
