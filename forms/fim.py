@@ -10,22 +10,33 @@ it could not carry over, so the administrator knows what to finish by hand.
 
 Mapping (see shared/domain.md section 8):
 
-- top-level Datenfeldgruppen become steps; fields directly under the schema go into a first
-  step "allgemein";
-- a nested group that repeats (max > 1 or ``*``) becomes a repeatable ``group`` field (its own
-  nested groups are flattened, with a warning); any other nested group is inlined, its name
+- top-level Datenfeldgruppen become steps; fields directly under the schema become steps of
+  their own at their place ("Allgemeine Angaben" before the first group, "Weitere Angaben"
+  after one), with a note, so the schema's order is kept;
+- a nested group that repeats (max > 1 or ``*``) becomes a repeatable ``group`` field with its
+  min and max (max capped at 20, with a note); a group inside it cannot be shown by the form
+  engine and is flattened, with a warning; any other nested group is inlined, its name
   prefixed to the labels;
 - ``anzahl`` min >= 1 makes a field required (only if every enclosing group is required too);
+  an optional group (0:1) with mandatory fields is asked through a yes/no question first
+  (``<gruppe>_angaben``): its fields are shown, and its mandatory ones required, on "yes";
 - Feldart input by Datentyp: text/text_latin -> text (textarea above 200 characters),
   bool -> yesno, date -> date, num -> decimal, num_int -> integer, num_currency -> money,
   file -> file, time/datetime -> text (warning); obj is not mapped (error note);
-- Feldart select -> choice (multichoice when it repeats) with a code list from the inline
-  values (XDatenfelder 3 ``werte``); a code-list reference without values becomes a text field
-  with a warning, since a choice needs its values;
+- Feldart select -> choice (multichoice when it repeats; a select list above 7 values) with a
+  code list from the inline values (XDatenfelder 3 ``werte``) or from a genericode code list
+  uploaded with the schema (``forms.genericode``, matched by version URI; ``codeKey`` and
+  ``nameKey`` pick its columns); a referenced code list that was not supplied leaves a text
+  field with a warning naming it;
 - Feldart label -> info text; hidden and locked (3.0) are skipped with a note;
 - Praezisierung: maxLength -> max_length, minValue/maxValue -> min/max; pattern, minLength and
   non-integer bounds are reported, not mapped;
-- Regeln are prose: each becomes an info note with its text.
+- Regeln are prose: a rule of the simple shape ``WENN F… = | != Wert, DANN aktiviere /
+  blende aus / Pflicht F…/G…`` on a yes/no or choice field becomes a show_if / required
+  condition (``parse_rule``, ``_Mapper.apply_rules``); every other rule becomes a note.
+
+Duplicates inside one structure level (the same id twice, two elements of the same name),
+one value list or one code list (the same code twice) are refused, naming them.
 """
 
 from __future__ import annotations
@@ -35,13 +46,16 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from forms.model import Text
+
+if TYPE_CHECKING:
+    from forms.genericode import CodeList
 
 NS_V2 = "urn:xoev-de:fim:standard:xdatenfelder_2"
 NS_V3 = "urn:xoev-de:fim:standard:xdatenfelder_3.0.0"
@@ -106,6 +120,34 @@ class ImportResult:
     def notes(self, level: Level) -> list[ImportNote]:
         return [n for n in self.report if n.level == level]
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, to keep the result (services.fim stores it with the import)."""
+        return {
+            "definition": self.definition,
+            "report": [
+                {"level": n.level, "element": n.element, "de": n.de, "en": n.message.en}
+                for n in self.report
+            ],
+            "version": self.version,
+            "schema_id": self.schema_id,
+            "schema_version": self.schema_version,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImportResult:
+        return cls(
+            definition=data["definition"],
+            report=[
+                ImportNote(n["level"], n["element"], Text(de=n["de"], en=n.get("en")))
+                for n in data["report"]
+            ],
+            version=data["version"],
+            schema_id=data["schema_id"],
+            schema_version=data.get("schema_version"),
+            name=data["name"],
+        )
+
 
 class FimImportError(ValueError):
     """The file cannot be imported; the message names the element or problem."""
@@ -132,6 +174,10 @@ class _Rule:
 class _CodeRef:
     id: str | None  # C… (XDatenfelder 2 only)
     uri: str  # canonicalVersionUri, else canonicalIdentification
+    canonical: str = ""  # canonicalIdentification
+    version: str = ""
+    code_key: str = ""  # XDatenfelder 3: the genericode columns for code and label
+    name_key: str = ""
 
 
 @dataclass
@@ -175,6 +221,59 @@ class _Entry:
 
 def _key(el: _Field | _Group | _Rule) -> str:
     return f"{el.id} (Version {el.version})" if el.version else el.id
+
+
+# --- duplicates: refused, naming them ----------------------------------------------------------
+# The same element may repeat inline across a file (read once, see _Reader.once); inside one
+# structure level, one value list or one code list, a repetition is an error in the file.
+
+
+def _refuse_duplicate_codes(codes: list[str], where: str, element: str) -> None:
+    seen: set[str] = set()
+    twice = [c for c in codes if c in seen or seen.add(c)]
+    if twice:
+        more = sorted(set(twice) - {twice[0]})[:3]
+        also_de = f" (ebenso {', '.join(more)})" if more else ""
+        also_en = f" (so do {', '.join(more)})" if more else ""
+        raise FimImportError(
+            f"{where}: der Code „{twice[0]}“ kommt mehrfach vor{also_de}. Jeder Code darf nur "
+            "einmal vorkommen.",
+            f'{where}: the code "{twice[0]}" occurs more than once{also_en}. Each code may occur '
+            "only once.",
+            element=element,
+        )
+
+
+def _refuse_duplicate_siblings(entries: list[_Entry], where: str) -> None:
+    """One structure level may hold an element only once, and no two elements of the same
+    name (the form would ask the same question twice)."""
+    ids: dict[str, str] = {}
+    names: dict[str, _Field | _Group] = {}
+    for e in entries:
+        el = e.element
+        if el.id in ids:
+            raise FimImportError(
+                f"{where}: {el.id} „{el.name}“ steht zweimal in derselben Struktur. Jedes "
+                "Element darf in einer Datenfeldgruppe nur einmal vorkommen (mehrfach: über "
+                "die Anzahl).",
+                f'{where}: {el.id} "{el.name}" is listed twice in the same structure. Each '
+                "element may occur only once in a field group (several times: through the "
+                "multiplicity).",
+                element=el.id,
+            )
+        ids[el.id] = el.name
+        name = _norm(el.name).casefold()
+        if name and name in names:
+            first = names[name]
+            raise FimImportError(
+                f"{where}: {first.id} und {el.id} tragen denselben Namen „{first.name}“. "
+                "Namen müssen innerhalb einer Datenfeldgruppe eindeutig sein.",
+                f'{where}: {first.id} and {el.id} have the same name "{first.name}". Names must '
+                "be unique within a field group.",
+                element=el.id,
+            )
+        if name:
+            names[name] = el
 
 
 # --- reading the XML ------------------------------------------------------------------------
@@ -359,7 +458,14 @@ class _Reader:
             version_text = self.text(holder, "version")
             if uri and version_text and not self.text(holder, "canonicalVersionUri"):
                 uri = f"{uri}_{version_text}"
-            code_ref = _CodeRef(c_id or None, uri)
+            code_ref = _CodeRef(
+                c_id or None,
+                uri,
+                canonical=self.text(holder, "canonicalIdentification"),
+                version=version_text,
+                code_key=self.text(el, "codeKey"),
+                name_key=self.text(el, "nameKey"),
+            )
         values = None
         werte = self.child(el, "werte")
         if werte is not None:
@@ -368,6 +474,7 @@ class _Reader:
                 code = self.text(w, "code")
                 if code:
                     values.append((code, self.text(w, "name") or code))
+            _refuse_duplicate_codes([c for c, _ in values], f"Datenfeld {fim_id}", fim_id)
         return _Field(
             id=fim_id,
             version=version,
@@ -484,6 +591,7 @@ class _Reader:
                 else self.group(c, where, depth + 1)
             )
             entries.append(_Entry(low, high, element))
+        _refuse_duplicate_siblings(entries, where)
         return entries
 
 
@@ -584,16 +692,144 @@ def _int(value: Any) -> int | None:
     return int(number)
 
 
+_RADIO_MAX = 7  # choices with more options are a select list
+
+# Private keys on the mapped dicts that say where each FIM element went (read by the rules,
+# removed before the definition is returned).
+_FIM, _IN, _GATE = "_fim", "_in", "_gate_of"
+
+
+def _and(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    return {"and": [*(a["and"] if isinstance(a, dict) and "and" in a else [a]), b]}
+
+
+def _not(cond: Any) -> Any:
+    if isinstance(cond, dict) and len(cond) == 1:
+        ((op, arg),) = cond.items()
+        flipped = {"==": "!=", "!=": "==", "!": None}.get(op, "")
+        if flipped is None:
+            return arg
+        if flipped:
+            return {flipped: arg}
+    return {"!": cond}
+
+
+def _strip(node: Any) -> None:
+    if isinstance(node, dict):
+        for key in (_FIM, _IN, _GATE):
+            node.pop(key, None)
+        for value in node.values():
+            _strip(value)
+    elif isinstance(node, list):
+        for item in node:
+            _strip(item)
+
+
+# --- simple FIM rules as conditions ---------------------------------------------------------
+# Every rule is prose (freitextRegel, 2.0 definition). Those of the one shape
+#   WENN F… ['Name'] = | != Wert ['Bezeichnung'], DANN <aktiviere|blende aus|ist Pflicht> F…/G…
+# become show_if / required conditions; anything else (several conditions, calculations,
+# checks, counts) stays a note for the administrator.
+
+_Q = r"(?:'[^']*'|\"[^\"]*\"|„[^“”]*[“”]|‚[^‘’]*[‘’]|\([^)]*\))"
+_RULE_RE = re.compile(
+    rf"^wenn\s+(?P<src>F\d+)(?:\s*{_Q})?\s*"
+    r"(?P<op>==|=|!=|≠|<>|ist\s+ungleich|ist\s+nicht|ungleich|ist\s+gleich|ist)\s*"
+    rf"(?P<value>{_Q}|[^\s,'\"„‚(]+)(?:\s*{_Q})?\s*,?\s*dann\s+(?P<then>.+?)\.?$",
+    re.IGNORECASE | re.DOTALL,
+)
+_NEGATING = ("!=", "≠", "<>", "ungleich", "nicht")
+_HIDE = ("deaktivier", "ausblend", "ausgeblendet", "nicht angezeigt", "nicht anzeig", "verberg")
+_SHOW = ("aktivier", "anzeig", "angezeigt", "einblend", "eingeblendet", "sichtbar", "abgefragt")
+_REQUIRE = ("pflicht", "muss", "müssen", "auszufüllen", "anzugeben", "erforderlich")
+_COMPLEX = (
+    "wenn",
+    "sonst",
+    "oder",
+    "nicht pflicht",
+    "keine pflicht",
+    "optional",
+    "darf nicht",
+    "muss nicht",
+    "berechn",
+    "summe",
+    "höchstens",
+    "genau",
+    "prüf",
+)
+_YES = {"ja", "true", "wahr", "1", "yes"}
+_NO = {"nein", "false", "falsch", "0", "no"}
+
+
+@dataclass(frozen=True)
+class SimpleRule:
+    source: str  # F…
+    negated: bool  # "is not"
+    value: str  # as written, quotes removed
+    targets: tuple[str, ...]  # F… / G…
+    show: bool  # asked only when the condition holds
+    hide: bool  # asked only when it does not hold
+    require: bool  # required when the condition holds
+
+
+def parse_rule(text: str) -> SimpleRule | None:
+    """The one simple shape a rule's text may have to become a condition, else None."""
+    m = _RULE_RE.match(" ".join(text.split()))
+    if not m:
+        return None
+    then = m.group("then")
+    targets = tuple(dict.fromkeys(re.findall(r"\b([FG]\d+)\b", then)))
+    words = re.sub(_Q, " ", then).casefold()
+    if not targets or any(w in words for w in _COMPLEX) or re.search(r"mindestens\s+\d", words):
+        return None
+    hide = any(w in words for w in _HIDE) or bool(re.search(r"\bblende\b.*\baus\b", words))
+    show = not hide and any(w in words for w in _SHOW)
+    require = any(w in words for w in _REQUIRE)
+    if (hide and require) or not (hide or show or require):
+        return None
+    value = m.group("value").strip("'\"„“”‚‘’()").strip()
+    op = m.group("op").casefold()
+    return SimpleRule(
+        source=m.group("src").upper(),
+        negated=any(n in op for n in _NEGATING),
+        value=value,
+        targets=targets,
+        show=show,
+        hide=hide,
+        require=require,
+    )
+
+
+def _has_mandatory(g: _Group) -> bool:
+    """Whether a group asks something as mandatory (min >= 1), directly or in a mandatory
+    nested group."""
+    for e in g.children:
+        el = e.element
+        if e.min < 1:
+            continue
+        if isinstance(el, _Field):
+            if el.feldart not in ("label", "hidden", "locked"):
+                return True
+        elif e.repeats or _has_mandatory(el):
+            return True
+    return False
+
+
 class _Mapper:
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, supplied: list[CodeList] | None = None) -> None:
         self.version = version
         self.notes: list[ImportNote] = []
         self.code_lists: dict[str, list[dict[str, Any]]] = {}
-        self._code_list_of: dict[tuple[str, str | None], str] = {}
+        self._code_list_of: dict[Any, str] = {}
         self._rules_seen: set[tuple[str, str | None]] = set()
+        self.pending_rules: list[_Rule] = []
         self._noted: set[tuple[str, str]] = set()
         self.field_ids: set[str] = set()  # top-level field ids, unique across the form
         self.step_ids: set[str] = set()
+        self.supplied = list(supplied or [])
+        self.used_lists: set[int] = set()  # indexes into supplied
 
     def note(self, level: Level, element: str, de: str, en: str, once: str = "") -> None:
         # A field reused in several places is mapped several times: report it once.
@@ -604,48 +840,231 @@ class _Mapper:
         self.notes.append(ImportNote(level, element, Text(de=de, en=en)))
 
     def rules(self, rules: list[_Rule]) -> None:
+        """Collect the rules met while mapping; ``apply_rules`` turns them into conditions or
+        notes once every field has its place."""
         for r in rules:
             if (r.id, r.version) in self._rules_seen:
                 continue
             self._rules_seen.add((r.id, r.version))
+            self.pending_rules.append(r)
+
+    def rule_note(self, r: _Rule, reason: tuple[str, str] | None = None) -> None:
+        name = f" „{r.name}“" if r.name else ""
+        name_en = f' "{r.name}"' if r.name else ""
+        script_de = " (Das Skript der Regel wird nicht übernommen.)" if r.has_script else ""
+        script_en = " (The rule's script is not imported.)" if r.has_script else ""
+        why_de = f" Nicht als Bedingung übernommen: {reason[0]}" if reason else ""
+        why_en = f" Not imported as a condition: {reason[1]}" if reason else ""
+        text = r.text or "(ohne Text)"
+        self.note(
+            "info",
+            r.id,
+            f"Regel{name}: {text} – bitte als Bedingung oder Prüfung nachbilden, "
+            f"falls nötig.{why_de}{script_de}",
+            f"Rule{name_en}: {r.text or '(no text)'} – recreate it as a condition or check "
+            f"if needed.{why_en}{script_en}",
+        )
+
+    def apply_rules(self, steps: list[dict[str, Any]]) -> None:
+        # Where everything went: position of each mapped dict in asking order.
+        pos: dict[int, tuple[int, int, int]] = {}
+        by_fim: dict[str, list[dict[str, Any]]] = {}
+        steps_of: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        inline_of: dict[str, list[dict[str, Any]]] = {}
+        gate_of: dict[str, list[dict[str, Any]]] = {}
+        for si, step in enumerate(steps):
+            if step.get(_FIM):
+                steps_of.setdefault(step[_FIM], []).append((si, step))
+            for fi, d in enumerate(step["fields"]):
+                for ki, sub in enumerate([d, *d.get("fields", [])]):
+                    pos[id(sub)] = (si, fi, ki - 1)
+                    if sub.get(_FIM):
+                        by_fim.setdefault(sub[_FIM], []).append(sub)
+                    for gid in sub.get(_IN, []):
+                        inline_of.setdefault(gid, []).append(sub)
+                    if sub.get(_GATE):
+                        gate_of.setdefault(sub[_GATE], []).append(sub)
+        for r in self.pending_rules:
+            rule = parse_rule(r.text) if r.text else None
+            if rule is None:
+                self.rule_note(r)
+                continue
+            problem = self._apply(rule, pos, by_fim, steps_of, inline_of, gate_of)
+            if problem:
+                self.rule_note(r, problem)
+                continue
             name = f" „{r.name}“" if r.name else ""
             name_en = f' "{r.name}"' if r.name else ""
-            script_de = " (Das Skript der Regel wird nicht übernommen.)" if r.has_script else ""
-            script_en = " (The rule's script is not imported.)" if r.has_script else ""
-            text = r.text or "(ohne Text)"
+            script_de = " Das Skript der Regel wird nicht übernommen." if r.has_script else ""
+            script_en = " The rule's script is not imported." if r.has_script else ""
             self.note(
                 "info",
                 r.id,
-                f"Regel{name}: {text} – bitte als Bedingung oder Prüfung nachbilden, "
-                f"falls nötig.{script_de}",
-                f"Rule{name_en}: {r.text or '(no text)'} – recreate it as a condition or check "
-                f"if needed.{script_en}",
+                f"Regel{name}: {r.text} – als Bedingung übernommen (an "
+                f"{', '.join(rule.targets)}). Bitte prüfen.{script_de}",
+                f"Rule{name_en}: {r.text} – imported as a condition (on "
+                f"{', '.join(rule.targets)}). Please check it.{script_en}",
             )
+
+    def _apply(self, rule: SimpleRule, pos, by_fim, steps_of, inline_of, gate_of):
+        """Set the rule's conditions, or return why not (German, English) and change nothing."""
+        sources = by_fim.get(rule.source, [])
+        if len(sources) != 1:
+            return (
+                f"das Feld {rule.source} wurde nicht genau einmal übernommen.",
+                f"the field {rule.source} was not imported exactly once.",
+            )
+        src = sources[0]
+        cond = self._condition(src, rule)
+        if isinstance(cond, tuple):
+            return cond
+        src_pos = pos[id(src)]
+        changes: list[tuple[dict[str, Any], str, Any]] = []
+
+        def after(d: dict[str, Any]) -> bool:
+            p = pos[id(d)]
+            if src_pos[2] >= 0:  # the source is inside a repeatable group: only its own fields
+                return p[:2] == src_pos[:2] and p[2] > src_pos[2]
+            return p[:2] > src_pos[:2]
+
+        def on_field(d: dict[str, Any]) -> None:
+            if rule.show or rule.hide:
+                changes.append((d, "show_if", cond if rule.show else _not(cond)))
+            if rule.require and d.get("type") != "info":
+                changes.append((d, "required", True if rule.show else cond))
+
+        late = (
+            f"{rule.source} wird nicht vor allen Zielen gefragt (Bedingungen dürfen nur frühere "
+            "Antworten lesen).",
+            f"{rule.source} is not asked before every target (conditions may only read earlier "
+            "answers).",
+        )
+        for target in rule.targets:
+            fields = by_fim.get(target, [])
+            steps = steps_of.get(target, [])
+            members = inline_of.get(target, [])
+            gates = gate_of.get(target, [])
+            if fields:
+                if not all(after(d) for d in fields):
+                    return late
+                for d in fields:
+                    on_field(d)
+            elif steps:
+                if rule.require or src_pos[2] >= 0 or any(si <= src_pos[0] for si, _ in steps):
+                    return (
+                        f"{target} ist ein eigener Schritt; er kann nur von einer Antwort eines "
+                        "früheren Schritts abhängen und nicht als Ganzes Pflicht werden.",
+                        f"{target} is a step of its own; it can only depend on an answer of an "
+                        "earlier step and cannot be required as a whole.",
+                    )
+                for _, step in steps:
+                    changes.append((step, "show_if", cond if rule.show else _not(cond)))
+            elif members:
+                if rule.require:
+                    return (
+                        f"die Datenfeldgruppe {target} ist in den Schritt eingebettet; ihre "
+                        "Pflichtfelder lassen sich nicht gemeinsam bedingt verlangen.",
+                        f"the field group {target} is embedded in the step; its mandatory fields "
+                        "cannot be required together on a condition.",
+                    )
+                if not all(after(d) for d in members):
+                    return late
+                for d in gates or [m for m in members if not m.get(_GATE)]:
+                    on_field(d)  # the gate hides the group's other fields
+            else:
+                return (
+                    f"das Ziel {target} wurde nicht übernommen.",
+                    f"the target {target} was not imported.",
+                )
+        for d, key, value in changes:
+            if key == "show_if":
+                d["show_if"] = _and(d.get("show_if"), value)
+            elif d.get("required") is not True or value is True:
+                d["required"] = value
+        return None
+
+    def _condition(self, src: dict[str, Any], rule: SimpleRule) -> Any:
+        kind = src.get("type")
+        var = src["id"]
+        value: Any
+        if kind == "yesno":
+            word = rule.value.casefold()
+            if word not in _YES | _NO:
+                return (
+                    f"„{rule.value}“ ist keine Ja/Nein-Antwort.",
+                    f'"{rule.value}" is not a yes/no answer.',
+                )
+            value = word in _YES
+        elif kind in ("choice", "multichoice"):
+            options = self.code_lists.get(src.get("options", ""), [])
+            codes = {o["value"] for o in options}
+            by_label = {o["label"]["de"].casefold(): o["value"] for o in options}
+            value = rule.value if rule.value in codes else by_label.get(rule.value.casefold())
+            if value is None:
+                return (
+                    f"„{rule.value}“ ist kein Wert der Auswahl von {rule.source}.",
+                    f'"{rule.value}" is not a value of the choice {rule.source}.',
+                )
+        else:
+            return (
+                f"{rule.source} ist keine Ja/Nein- oder Auswahlfrage.",
+                f"{rule.source} is not a yes/no or choice question.",
+            )
+        if kind == "multichoice":
+            cond: Any = {"in": [value, {"var": [var, []]}]}
+            return _not(cond) if rule.negated else cond
+        return {"!=" if rule.negated else "==": [{"var": var}, value]}
 
     # structure
 
     def schema(self, entries: list[_Entry]) -> list[dict[str, Any]]:
+        """One step per top-level group; fields directly under the schema form steps of
+        their own at their place, so the schema's order is kept."""
         steps: list[dict[str, Any]] = []
-        loose = [e for e in entries if isinstance(e.element, _Field)]
-        if loose:
-            self.step_ids.add("allgemein")
-            fields = self.inline(loose, "", True, "")
+        run: list[_Entry] = []
+
+        def flush() -> None:
+            if not run:
+                return
+            first = not steps
+            base = "allgemein" if first else "weitere_angaben"
+            title = "Allgemeine Angaben" if first else "Weitere Angaben"
+            step_id = _unique(base, self.step_ids)
+            fields = self.inline(list(run), "", True, "")
             if fields:
-                steps.append(
-                    {"id": "allgemein", "title": {"de": "Allgemeine Angaben"}, "fields": fields}
+                steps.append({"id": step_id, "title": {"de": title}, "fields": fields})
+                names = ", ".join(f"„{e.element.label}“" for e in run)
+                names_en = ", ".join(f'"{e.element.label}"' for e in run)
+                self.note(
+                    "info",
+                    "",
+                    f"{names} {'steht' if len(run) == 1 else 'stehen'} direkt im Schema, nicht "
+                    f"in einer Datenfeldgruppe; übernommen in den Schritt „{title}“ an "
+                    "derselben Stelle.",
+                    f"{names_en} {'is' if len(run) == 1 else 'are'} directly in the schema, not "
+                    f'in a field group; imported into the step "{title}" at the same place.',
                 )
+            run.clear()
+
         for e in entries:
             g = e.element
             if not isinstance(g, _Group):
+                run.append(e)
                 continue
+            flush()
             self.rules(g.rules)
             step_id = _unique(slugify(g.name) or slugify(g.label) or g.id.lower(), self.step_ids)
             if e.repeats:
                 fields = [f for f in [self.repeatable(e, True, "")] if f]
             else:
-                if e.min == 0:
-                    self.optional_note(g)
-                fields = self.inline(g.children, "", e.min >= 1, step_id)
+                fields = self.gated(
+                    g,
+                    e,
+                    True,
+                    self.field_ids,
+                    step_id,
+                    lambda req, g=g, step_id=step_id: self.inline(g.children, "", req, step_id),
+                )
             if not fields:
                 self.note(
                     "error",
@@ -660,19 +1079,44 @@ class _Mapper:
             if g.hint:
                 step["intro"] = {"de": g.hint}
             step["fields"] = fields
+            if not e.repeats:
+                step[_FIM] = g.id
             steps.append(step)
+        flush()
         return steps
 
-    def optional_note(self, g: _Group) -> None:
+    def gated(self, g: _Group, e: _Entry, required: bool, ids: set[str], parent: str, make):
+        """The fields of a non-repeating group (``make(required)``). An optional group (0:1)
+        with mandatory fields is asked through a yes/no question first: its fields are shown,
+        and its mandatory ones required, once the citizen answers "yes"."""
+        if e.min >= 1 or not _has_mandatory(g):
+            return make(required and e.min >= 1)
+        gate_id = _unique(f"{slugify(g.name) or slugify(g.label) or g.id.lower()}_angaben", ids)
+        gate: dict[str, Any] = {
+            "id": gate_id,
+            "type": "yesno",
+            "label": {"de": f"Möchten Sie Angaben zu „{g.label}“ machen?"},
+            _GATE: g.id,
+        }
+        if required:
+            gate["required"] = True
+        members = make(True)
+        for d in members:
+            if d.get("show_if") is None:
+                d["show_if"] = {"==": [{"var": gate_id}, True]}
+        if not members:
+            return []
         self.note(
             "info",
             g.id,
-            f"Datenfeldgruppe „{g.label}“ ist optional (Anzahl 0:1); ihre Pflichtfelder werden "
-            "als freiwillig übernommen. Bei Bedarf eine Bedingung (show_if) ergänzen.",
-            f'Field group "{g.label}" is optional (0:1); its mandatory fields are imported as '
-            "optional. Add a condition (show_if) if needed.",
-            once="optional",
+            f"Datenfeldgruppe „{g.label}“ ist optional (Anzahl {e.min}:1) und hat Pflichtfelder: "
+            f"übernommen mit einer Ja/Nein-Frage davor ({gate_id}); bei „Ja“ werden ihre Felder "
+            "gefragt und ihre Pflichtfelder verlangt.",
+            f'Field group "{g.label}" is optional ({e.min}:1) and has mandatory fields: imported '
+            f'with a yes/no question before it ({gate_id}); when answered "yes" its fields are '
+            "asked and its mandatory fields required.",
         )
+        return [gate, *members]
 
     def inline(
         self, entries: list[_Entry], prefix: str, required: bool, parent: str
@@ -684,6 +1128,7 @@ class _Mapper:
             if isinstance(el, _Field):
                 f = self.field(e, prefix, required, self.field_ids, parent, in_group=False)
                 if f:
+                    f[_FIM] = el.id
                     out.append(f)
             elif e.repeats:
                 f = self.repeatable(e, required, prefix)
@@ -691,16 +1136,20 @@ class _Mapper:
                     out.append(f)
             else:
                 self.rules(el.rules)
-                if e.min == 0:
-                    self.optional_note(el)
-                out.extend(
-                    self.inline(
-                        el.children,
-                        f"{prefix}{el.label}: ",
-                        required and e.min >= 1,
-                        slugify(el.name) or slugify(el.label) or parent,
-                    )
+                inner_parent = slugify(el.name) or slugify(el.label) or parent
+                members = self.gated(
+                    el,
+                    e,
+                    required,
+                    self.field_ids,
+                    parent,
+                    lambda req, el=el, p=inner_parent: self.inline(
+                        el.children, f"{prefix}{el.label}: ", req, p
+                    ),
                 )
+                for d in members:
+                    d[_IN] = [el.id, *d.get(_IN, [])]
+                out.extend(members)
         return out
 
     def repeatable(self, e: _Entry, required: bool, prefix: str) -> dict[str, Any] | None:
@@ -720,7 +1169,9 @@ class _Mapper:
             )
             return None
         group_id = _unique(slugify(g.name) or slugify(g.label) or g.id.lower(), self.field_ids)
-        return self._group_def(group_id, g, e, required, prefix, fields, hints)
+        d = self._group_def(group_id, g, e, required, prefix, fields, hints)
+        d[_FIM] = g.id
+        return d
 
     def _group_def(
         self,
@@ -791,6 +1242,7 @@ class _Mapper:
                     continue
                 f = self.field(e, prefix, required, ids, slugify(top.name), in_group=True)
                 if f:
+                    f[_FIM] = el.id
                     out.append(f)
                 continue
             self.rules(el.rules)
@@ -798,17 +1250,40 @@ class _Mapper:
                 "warning",
                 el.id,
                 f"Datenfeldgruppe „{el.label}“ liegt in der wiederholbaren Gruppe „{top.label}“; "
-                "verschachtelte Gruppen werden in die äußere Gruppe eingeebnet"
-                + (" und nur einmal je Eintrag abgefragt." if e.repeats else "."),
-                f'Field group "{el.label}" is inside the repeatable group "{top.label}"; nested '
-                "groups are flattened into the outer group"
-                + (" and asked only once per entry." if e.repeats else "."),
+                "eine Gruppe in einer Gruppe kann das Formular nicht darstellen, ihre Felder "
+                "werden in die äußere Gruppe eingeebnet"
+                + (
+                    f" und nur einmal je Eintrag abgefragt (Anzahl {e.min}:{e.max or '*'})."
+                    if e.repeats
+                    else "."
+                ),
+                f'Field group "{el.label}" is inside the repeatable group "{top.label}"; the form '
+                "cannot show a group inside a group, its fields are flattened into the outer group"
+                + (
+                    f" and asked only once per entry ({e.min}:{e.max or '*'})."
+                    if e.repeats
+                    else "."
+                ),
             )
-            out.extend(
-                self.group_fields(
-                    el.children, f"{prefix}{el.label}: ", required and e.min >= 1, ids, hints, top
+            label = f"{prefix}{el.label}: "
+            if e.repeats:
+                members = self.group_fields(
+                    el.children, label, required and e.min >= 1, ids, hints, top
                 )
-            )
+            else:
+                members = self.gated(
+                    el,
+                    e,
+                    required,
+                    ids,
+                    slugify(top.name),
+                    lambda req, el=el, label=label: self.group_fields(
+                        el.children, label, req, ids, hints, top
+                    ),
+                )
+            for d in members:
+                d[_IN] = [el.id, *d.get(_IN, [])]
+            out.extend(members)
         return out
 
     # fields
@@ -915,33 +1390,67 @@ class _Mapper:
         return d
 
     def choice(self, f: _Field, e: _Entry, d: dict[str, Any]) -> bool:
-        if f.values:
-            name = self.code_list(f)
+        """A select: its values from the file (3.0 ``werte``) or from a genericode code list
+        uploaded with it; without values a text field, with a note naming the code list."""
+        ref = f.code_ref
+        supplied = self.find_list(f) if ref and not f.values else None
+        if f.values or supplied:
+            if f.values:
+                name = self.code_list(("werte", f.id, f.version), f.name, f.label, f.id, f.values)
+                source_de = "aus der Datei"
+                source_en = "from the file"
+            else:
+                cl = supplied
+                pairs = cl.options(ref.code_key, ref.name_key)
+                _refuse_duplicate_codes([c for c, _ in pairs], f"Codeliste {cl.source}", cl.source)
+                name = self.code_list(
+                    ("genericode", cl.name, ref.code_key, ref.name_key),
+                    cl.short_name or f.name,
+                    f.label,
+                    f.id,
+                    pairs,
+                )
+                source_de = f"aus der hochgeladenen Datei {cl.source}"
+                source_en = f"from the uploaded file {cl.source}"
+                for key, what in ((ref.code_key, "codeKey"), (ref.name_key, "nameKey")):
+                    if key and key not in cl.columns:
+                        self.note(
+                            "warning",
+                            f.id,
+                            f"Auswahlfeld „{f.label}“: die Spalte {what} = „{key}“ fehlt in der "
+                            f"Codeliste {cl.name}; verwendet wird die Standardspalte.",
+                            f'Choice field "{f.label}": the column {what} = "{key}" is missing '
+                            f"in code list {cl.name}; the default column is used.",
+                        )
             d["type"] = "multichoice" if e.repeats else "choice"
             d["options"] = name
-            if f.code_ref:
+            count = len(self.code_lists[name])
+            if d["type"] == "choice" and count > _RADIO_MAX:
+                d["widget"] = "select"
+            if ref or supplied:
                 self.note(
                     "info",
                     f.id,
-                    f"Auswahlfeld „{f.label}“: die Werte wurden aus der Datei übernommen "
-                    f"(Codeliste {f.code_ref.uri or f.code_ref.id}).",
-                    f'Choice field "{f.label}": the values were taken from the file '
-                    f"(code list {f.code_ref.uri or f.code_ref.id}).",
+                    f"Auswahlfeld „{f.label}“: {count} Werte {source_de} "
+                    f"(Codeliste {ref.uri or ref.id if ref else ''}).",
+                    f'Choice field "{f.label}": {count} values {source_en} '
+                    f"(code list {ref.uri or ref.id if ref else ''}).",
                 )
             return True
-        if f.code_ref:
-            ref = f.code_ref
+        if ref:
             ident = ref.id or ref.uri or "?"
             uri = f" ({ref.uri})" if ref.uri and ref.id else ""
             self.note(
                 "warning",
                 f.id,
-                f"Auswahlfeld „{f.label}“ verweist auf die Codeliste {ident}{uri}, deren Werte "
-                "nicht in der Datei stehen. Es wurde als Textfeld übernommen; bitte eine "
-                "Codeliste mit den Werten anlegen und das Feld auf „choice“ umstellen.",
-                f'Choice field "{f.label}" refers to code list {ident}{uri}, whose values are not '
-                "in the file. It was imported as a text field; add a code list with the values "
-                'and change the field to "choice".',
+                f"Auswahlfeld „{f.label}“ verweist auf die Codeliste {ident}{uri}, die nicht "
+                "mitgeliefert wurde. Es wurde als Textfeld übernommen; laden Sie die Codeliste "
+                "(genericode) zusammen mit dem Schema hoch, oder legen Sie eine Codeliste mit den "
+                "Werten an und stellen Sie das Feld auf „choice“ um.",
+                f'Choice field "{f.label}" refers to code list {ident}{uri}, which was not '
+                "supplied. It was imported as a text field; upload the code list (genericode) "
+                "together with the schema, or add a code list with the values and change the "
+                'field to "choice".',
             )
         else:
             self.note(
@@ -955,29 +1464,60 @@ class _Mapper:
         d["type"] = "text"
         return False
 
-    def code_list(self, f: _Field) -> str:
-        key = (f.id, f.version)
+    def find_list(self, f: _Field) -> CodeList | None:
+        """The uploaded code list a field refers to: same version URI, else the same list in
+        another version when exactly one was uploaded (with a warning)."""
+        ref = f.code_ref
+        assert ref is not None
+        for index, cl in enumerate(self.supplied):
+            if ref.uri and ref.uri in (
+                cl.canonical_version_uri,
+                f"{cl.canonical_uri}_{cl.version}",
+            ):
+                self.used_lists.add(index)
+                return cl
+        canonical = ref.canonical or ref.uri
+        same = [(i, cl) for i, cl in enumerate(self.supplied) if cl.canonical_uri == canonical]
+        if len(same) != 1:
+            return None
+        index, cl = same[0]
+        self.used_lists.add(index)
+        self.note(
+            "warning",
+            f.id,
+            f"Auswahlfeld „{f.label}“ verweist auf die Codeliste {canonical} in Version "
+            f"„{ref.version or '?'}“; hochgeladen ist Version „{cl.version or '?'}“ "
+            f"({cl.source}), sie wird verwendet. Bitte prüfen.",
+            f'Choice field "{f.label}" refers to code list {canonical} in version '
+            f'"{ref.version or "?"}"; version "{cl.version or "?"}" was uploaded ({cl.source}) '
+            "and is used. Please check.",
+        )
+        return cl
+
+    def unused_lists(self) -> None:
+        for index, cl in enumerate(self.supplied):
+            if index not in self.used_lists:
+                self.note(
+                    "info",
+                    cl.name,
+                    f"Die Codeliste {cl.name} ({cl.source}) wurde hochgeladen, aber von keinem "
+                    "Feld des Schemas verwendet.",
+                    f"The code list {cl.name} ({cl.source}) was uploaded but no field of the "
+                    "schema uses it.",
+                )
+
+    def code_list(
+        self, key: Any, name: str, label: str, fim_id: str, pairs: list[tuple[str, str]]
+    ) -> str:
+        """The definition's code list for these values (one per list, however many fields
+        use it); duplicate codes were refused when the values were read."""
         if key in self._code_list_of:
             return self._code_list_of[key]
-        options: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for code, name in f.values or []:
-            if code in seen:
-                self.note(
-                    "warning",
-                    f.id,
-                    f"Auswahlfeld „{f.label}“: der Wert „{code}“ kommt doppelt vor; übernommen "
-                    "wird der erste.",
-                    f'Choice field "{f.label}": the value "{code}" occurs twice; the first is '
-                    "kept.",
-                )
-                continue
-            seen.add(code)
-            options.append({"value": code, "label": {"de": name}})
-        name = _unique(slugify(f.name) or slugify(f.label) or f.id.lower(), set(self.code_lists))
-        self.code_lists[name] = options
-        self._code_list_of[key] = name
-        return name
+        options = [{"value": code, "label": {"de": text}} for code, text in pairs]
+        list_name = _unique(slugify(name) or slugify(label) or fim_id.lower(), set(self.code_lists))
+        self.code_lists[list_name] = options
+        self._code_list_of[key] = list_name
+        return list_name
 
     def typed(self, f: _Field, d: dict[str, Any]) -> bool:
         """Set the type of an input field from its Datentyp; False: not mapped."""
@@ -1106,9 +1646,13 @@ class _Mapper:
 # --- entry point ----------------------------------------------------------------------------
 
 
-def import_xdatenfelder(data: bytes, source: str = "upload") -> ImportResult:
+def import_xdatenfelder(
+    data: bytes, source: str = "upload", code_lists: list[CodeList] | None = None
+) -> ImportResult:
     """Map an XDatenfelder 2.0 or 3.0 Stammdatenschema (or field-group message) onto a draft
-    form definition. Raises FimImportError for broken or hostile input."""
+    form definition, with the genericode ``code_lists`` uploaded with it
+    (``forms.fim_bundle.import_bundle`` reads them). Raises FimImportError for broken or
+    hostile input."""
     root = _parse(data)
     tag = root.tag if isinstance(root.tag, str) else ""
     ns = tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
@@ -1144,7 +1688,7 @@ def import_xdatenfelder(data: bytes, source: str = "upload") -> ImportResult:
     schema_rules = reader.rules(schema, schema_id)
     entries = reader.structure(schema, schema_id, 0)
 
-    mapper = _Mapper(reader.version)
+    mapper = _Mapper(reader.version, code_lists)
     mapper.notes.extend(reader.notes)
     version_text = f" Version {schema_version}" if schema_version else ""
     mapper.note(
@@ -1157,6 +1701,9 @@ def import_xdatenfelder(data: bytes, source: str = "upload") -> ImportResult:
     )
     mapper.rules(schema_rules)
     steps = mapper.schema(entries)
+    mapper.apply_rules(steps)
+    mapper.unused_lists()
+    _strip(steps)
     if not steps:
         raise FimImportError(
             f"{source}: {kind_de} {schema_id} enthält keine Felder, die sich übernehmen lassen.",

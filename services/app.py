@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts.routes import router as accounts_router
 from services.admin.fim_routes import router as fim_router
+from services.admin.form_editor_routes import router as form_editor_router
 from services.admin.municipality_routes import router as admin_municipality_router
 from services.admin.overview_routes import router as admin_overview_router
 from services.admin.procedure_routes import router as admin_procedures_router
@@ -345,6 +346,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(office_router, include_in_schema=False)
     app.include_router(fim_router, include_in_schema=False)
     app.include_router(admin_procedures_router, include_in_schema=False)
+    app.include_router(form_editor_router, include_in_schema=False)
     app.include_router(statistics_router, include_in_schema=False)
     app.include_router(runs_router, include_in_schema=False)
     app.include_router(admin_municipality_router, include_in_schema=False)

@@ -4,6 +4,7 @@ from services.accounts.models import StaffUser
 from services.annual.models import NoticeRun, NoticeRunItem
 from services.audit.models import AdminEvent, CaseEvent
 from services.cases.models import Case, Document, Draft, RegisteredDog, Sequence
+from services.fim.models import FimImport
 from services.jobs.models import Job
 from services.mail.models import OutboxMessage
 from services.municipalities.models import DogTaxRateTable, Municipality
@@ -18,6 +19,7 @@ __all__ = [
     "Job",
     "DogTaxRateTable",
     "Draft",
+    "FimImport",
     "Municipality",
     "NoticeRun",
     "NoticeRunItem",

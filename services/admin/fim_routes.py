@@ -1,20 +1,24 @@
-"""Administration: import a FIM XDatenfelder schema as a draft form definition.
+"""Administration: import a FIM XDatenfelder schema, with the genericode code lists it uses,
+as a draft form definition.
 
-The page maps the uploaded schema, shows the steps and fields it became, the report of what
-could not be mapped, and the definition as YAML for the administrator to copy into a new
-procedure version. Nothing is stored here."""
+The upload (several files, or one zip archive) is stored and parsed by a job
+(services/fim/); its page shows the progress, to be reloaded until the job is done, then the
+steps and fields the schema became, the report of what could not be mapped, and the
+definition as YAML for the administrator to copy into a new procedure version."""
 
 from __future__ import annotations
 
 import yaml
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from forms.fim import MAX_BYTES, FimImportError, ImportResult, import_xdatenfelder
-from forms.loader import DefinitionError, parse_definition
+from forms.fim import MAX_BYTES
+from forms.fim_bundle import MAX_FILES, MAX_TOTAL_BYTES
 from services.admin.deps import CurrentAdmin
-from services.web.deps import FormDep, verify_csrf
+from services.db import DbInt
+from services.fim import service as fim
+from services.web.deps import FormDep, SessionDep, verify_csrf
 from services.web.templating import render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
@@ -44,6 +48,8 @@ def _page(request: Request, admin, status_code: int = 200, **context) -> Respons
         staff=admin,
         field_name=FIELD,
         max_mb=MAX_BYTES // (1024 * 1024),
+        max_total_mb=MAX_TOTAL_BYTES // (1024 * 1024),
+        max_files=MAX_FILES,
         levels=LEVELS,
         **context,
     )
@@ -55,45 +61,39 @@ def fim_import_form(request: Request, admin: CurrentAdmin) -> Response:
 
 
 @router.post("/fim-import")
-def fim_import(request: Request, form: FormDep, admin: CurrentAdmin) -> Response:
-    upload = form.get(FIELD)
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return _page(
-            request,
-            admin,
-            422,
-            error="Bitte wählen Sie eine XDatenfelder-Datei (XML) aus.",
-        )
-    data = upload.file.read(MAX_BYTES + 1)  # never more than the limit into memory
-    filename = upload.filename
-    if len(data) > MAX_BYTES:
-        return _page(
-            request,
-            admin,
-            422,
-            filename=filename,
-            error=f"Die Datei ist zu groß. Eine XDatenfelder-Datei darf höchstens "
-            f"{MAX_BYTES // (1024 * 1024)} MB groß sein.",
-        )
+def fim_import(request: Request, form: FormDep, admin: CurrentAdmin, db: SessionDep) -> Response:
+    files: list[tuple[str, bytes]] = []
+    budget = MAX_TOTAL_BYTES + 1  # never more than the limit into memory
+    for upload in form.getlist(FIELD):
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = upload.file.read(budget)
+            budget = max(budget - len(data), 0)
+            files.append((upload.filename, data))
     try:
-        result: ImportResult = import_xdatenfelder(data, filename)
-        parse_definition(result.definition, filename)  # the importer guarantees it; be sure
-    except FimImportError as exc:
-        return _page(request, admin, 422, filename=filename, error=exc.message.de)
-    except DefinitionError as exc:  # a mapping bug: say so instead of showing a broken draft
-        return _page(
-            request,
-            admin,
-            422,
-            filename=filename,
-            error=f"Die Datei ließ sich nicht in eine gültige Formulardefinition übersetzen: {exc}",
+        job = fim.start(db, admin, files)
+    except fim.UploadRefused as exc:
+        names = ", ".join(name for name, _ in files)
+        return _page(request, admin, 422, filename=names, error=str(exc))
+    db.commit()
+    return RedirectResponse(f"/admin/fim-import/{job.id}", status_code=303)
+
+
+@router.get("/fim-import/{import_id}")
+def fim_import_result(
+    request: Request, import_id: DbInt, admin: CurrentAdmin, db: SessionDep
+) -> Response:
+    job = fim.get(db, admin, import_id)
+    result = fim.result_of(job)
+    context: dict = {"job": job, "filename": job.filenames, "stages": fim.stages()}
+    if job.state == "failed":
+        context["error"] = job.error
+    if result is not None:
+        context.update(
+            result=result,
+            rows=_rows(result.definition),
+            code_lists=result.definition.get("code_lists", {}),
+            yaml_text=yaml.safe_dump(
+                result.definition, allow_unicode=True, sort_keys=False, width=100
+            ),
         )
-    return _page(
-        request,
-        admin,
-        filename=filename,
-        result=result,
-        rows=_rows(result.definition),
-        code_lists=result.definition.get("code_lists", {}),
-        yaml_text=yaml.safe_dump(result.definition, allow_unicode=True, sort_keys=False, width=100),
-    )
+    return _page(request, admin, **context)

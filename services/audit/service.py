@@ -173,6 +173,9 @@ ADMIN_ACTIONS: dict[str, Text] = {
     "user_disabled": Text(de="Benutzerkonto gesperrt", en="Staff account disabled"),
     "user_password_reset": Text(de="Passwort zurückgesetzt", en="Password reset"),
     "retention_run": Text(de="Aufbewahrungsfristen angewendet", en="Retention periods applied"),
+    "procedure_form_edited": Text(
+        de="Formular eines Verfahrensentwurfs geändert", en="Form of a procedure draft edited"
+    ),
 }
 
 

@@ -59,6 +59,7 @@ def load_all() -> None:
     """Import every feature's job module so its kinds are registered."""
     import services.annual.jobs  # noqa: F401
     import services.cases.jobs  # noqa: F401
+    import services.fim.jobs  # noqa: F401
     import services.jobs.maintenance  # noqa: F401
     import services.mail.jobs  # noqa: F401
 

@@ -1,18 +1,23 @@
 """An administrator's journey in real headless Chromium: a new draft of the dog registration
 with a changed field label (saved and checked, step preview with its error state, diff, a
-broken YAML with the error summary, fixed and published), a changed dog-tax rate (saved, and
+broken YAML with the error summary, fixed and published), a field added to the next draft in
+the form editor (moved up, seen in the preview), a changed dog-tax rate (saved, and
 an invalid value refused), and a citizen who then sees the new rate and the new label.
 axe-core checks every admin page visited, error states included."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from services.timeutil import today_local
 from tests.browser.conftest import DEMO_PASSWORD, assert_accessible, screenshot
 from tests.browser.test_portal_journeys import CONTINUE, KEEPER, URL, begin, step
+
+FIM = Path(__file__).parent.parent / "forms" / "fixtures" / "fim"
+FIM_FILES = ("hundehaltung_v2.xml", "codeliste_hunderasse.xml", "codeliste_geschlecht_tier.xml")
 
 pytestmark = pytest.mark.browser
 
@@ -193,6 +198,61 @@ def test_admin_changes_label_and_rate_and_a_citizen_sees_both(live_server, page,
     admin_nav(page, "Verfahren", "/admin/procedures")
     assert version_statuses(page) == {1: STATUS["retired"], 2: STATUS["published"]}
 
+    # The form editor: a draft version 3; a field added (a wrong limit first), moved up with
+    # the keyboard, seen in the step preview and in the YAML view.
+    page.locator(f"section.card:has(h2#p-{PROC})").get_by_role(
+        "link", name="Version 2", exact=True
+    ).click()
+    page.get_by_role("button", name="Neuen Entwurf aus dieser Version anlegen").click()
+    assert page.url.endswith(f"/admin/procedures/{PROC}/versions/3")
+    page.get_by_role("link", name="Formular im Editor bearbeiten").click()
+    assert page.url.endswith("/versions/3/form")
+    assert page.locator("h1").inner_text() == "Formular bearbeiten"
+    assert_accessible(page)  # form editor overview
+    page.select_option("#new-field-dog", "integer")
+    page.get_by_role("button", name="Feld hinzufügen in Schritt „Angaben zum Hund“").click()
+    assert page.url.endswith("/versions/3/form/steps/dog/new-field?type=integer")
+    assert_accessible(page)  # new field page
+    page.fill("#id", "dog_weight")
+    page.fill("#label_de", "Gewicht Ihres Hundes in kg")
+    page.fill("#label_en", "Your dog's weight in kg")
+    page.check("#required")
+    page.fill("#max", "viel")
+    page.get_by_role("button", name="Feld hinzufügen", exact=True).click()
+    assert page.title().startswith("Fehler:")
+    assert page.locator(".error-summary a[href='#max']").inner_text() == (
+        "Geben Sie eine ganze Zahl ein."
+    )
+    assert page.get_attribute("#max", "aria-invalid") == "true"
+    assert page.input_value("#label_de") == "Gewicht Ihres Hundes in kg"  # what was typed stays
+    assert_accessible(page)  # new field page, error state
+    screenshot(page, "admin-form-editor-field-errors")
+    page.fill("#max", "120")
+    page.get_by_role("button", name="Feld hinzufügen", exact=True).click()
+    assert page.url.endswith("/versions/3/form#field-dog-dog_weight")
+    assert flash(page) == "Feld hinzugefügt."
+
+    def dog_fields() -> list[str]:
+        return page.locator("#step-dog tbody tr").evaluate_all("rows => rows.map(r => r.id)")
+
+    assert dog_fields()[-1] == "field-dog-dog_weight"
+    up = page.get_by_role("button", name="nach oben (Feld „Gewicht Ihres Hundes in kg“)")
+    up.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert flash(page) == "Feld „Gewicht Ihres Hundes in kg“ nach oben verschoben."
+    assert dog_fields()[-2:] == ["field-dog-dog_weight", "field-dog-previous_keeper_address"]
+    assert_accessible(page)  # form editor overview after a change
+    screenshot(page, "admin-form-editor")
+    page.get_by_role("link", name="Vorschau von Schritt „Angaben zum Hund“").click()
+    assert page.url.endswith("/versions/3/preview/dog")
+    assert page.locator("label[for=dog_weight]").inner_text().strip() == (
+        "Gewicht Ihres Hundes in kg"
+    )
+    assert_accessible(page)  # step preview with the new field
+    page.goto(f"{base}/admin/procedures/{PROC}/versions/3")
+    assert "id: dog_weight, type: integer" in editor_yaml(page)
+
     # 2. Rates: this year's table, one dog 36,00 -> 42,00; then an invalid amount.
     admin_nav(page, "Gemeinde und Steuersätze", "/admin/municipality")
     assert_accessible(page)  # municipality page
@@ -235,6 +295,27 @@ def test_admin_changes_label_and_rate_and_a_citizen_sees_both(live_server, page,
     screenshot(page, "admin-statistics")
     admin_nav(page, "FIM-Import", "/admin/fim-import")
     assert_accessible(page)  # FIM import
+    # A schema with its code lists: the job worker reads it; the page is reloaded until done.
+    page.set_input_files("#schema_file", [FIM / n for n in FIM_FILES])
+    page.get_by_role("button", name="Schema übersetzen").click()
+    assert re.search(r"/admin/fim-import/\d+$", page.url)
+    assert_accessible(page)  # progress or result
+    for _ in range(40):
+        if page.locator("pre.code-output").count():
+            break
+        page.wait_for_timeout(250)
+        page.get_by_role("link", name="Seite neu laden").click()
+    assert "Codeliste hunderasse (9 Werte)" in page.locator("main table").inner_text()
+    assert_accessible(page)  # FIM import result
+    page.set_input_files("#schema_file", FIM / "wrong_namespace.xml")
+    page.get_by_role("button", name="Schema übersetzen").click()
+    for _ in range(40):
+        if page.locator(".error-summary").count():
+            break
+        page.wait_for_timeout(250)
+        page.get_by_role("link", name="Seite neu laden").click()
+    assert "Namensraum" in page.locator(".error-summary").inner_text()
+    assert_accessible(page)  # FIM import refused
 
     # 4. A citizen sees the new label and, on the start page, this year's new rate.
     citizen = new_context().new_page()

@@ -4,14 +4,26 @@ tests (tests/forms/fixtures/fim), not copied from the FIM repository."""
 
 from __future__ import annotations
 
+import io
+import re
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from forms.fim import MAX_BYTES, FimImportError, ImportResult, import_xdatenfelder, slugify
+from forms.fim import (
+    MAX_BYTES,
+    FimImportError,
+    ImportResult,
+    import_xdatenfelder,
+    parse_rule,
+    slugify,
+)
+from forms.fim_bundle import MAX_FILES, MAX_TOTAL_BYTES, import_bundle
 from forms.loader import parse_definition
+from forms.validate import validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fim"
 V2 = "urn:xoev-de:fim:standard:xdatenfelder_2"
@@ -156,7 +168,9 @@ def test_v2_nested_groups_inline_or_repeat():
     group = halter["weitere_halter"]
     assert group["type"] == "group"
     assert (group["min_items"], group["max_items"]) == (0, 3)
-    assert "required" not in group
+    # Rule R99000001 "Wenn F99000018 = ja, dann muss G99000004 angegeben werden" made it
+    # required on the earlier yes/no answer.
+    assert group["required"] == {"==": [{"var": "gemeinsame_haltung"}, True]}
     assert [f["id"] for f in group["fields"]] == [
         "vorname",
         "familienname",
@@ -168,11 +182,18 @@ def test_v2_nested_groups_inline_or_repeat():
     ]
     assert "required" not in group["fields"][2]  # Geburtsdatum 0:1
     assert any("eingeebnet" in n for n in notes_for(r, "G99000003", "warning"))
-    # Kennzeichnung (0:1) is inlined; its mandatory Chipnummer becomes optional, with a note.
+    # Kennzeichnung (0:1) is inlined behind a yes/no question; on "yes" its mandatory
+    # Chipnummer is required, its optional date is not.
     hund = fields_of(r, "hund")
+    ids = list(hund)
+    assert ids.index("chip_angaben") == ids.index("chipnummer") - 1
+    assert hund["chip_angaben"]["type"] == "yesno" and hund["chip_angaben"]["required"] is True
+    on_yes = {"==": [{"var": "chip_angaben"}, True]}
     assert hund["chipnummer"]["label"]["de"] == "Kennzeichnung: Chipnummer (Transpondernummer)"
-    assert "required" not in hund["chipnummer"]
-    assert notes_for(r, "G99000006", "info")
+    assert hund["chipnummer"]["required"] is True and hund["chipnummer"]["show_if"] == on_yes
+    assert "required" not in hund["datum_der_kennzeichnung"]
+    assert hund["datum_der_kennzeichnung"]["show_if"] == on_yes
+    assert any("chip_angaben" in n for n in notes_for(r, "G99000006", "info"))
 
 
 def test_v2_repeating_field_becomes_a_group_of_one():
@@ -196,10 +217,10 @@ def test_v2_code_list_reference_without_values_is_a_text_field_with_a_warning():
 def test_v2_rules_become_notes_with_their_text():
     r = load("hundehaltung_v2.xml")
     [rule] = notes_for(r, "R99000001", "info")
-    assert "mindestens einmal angegeben werden" in rule
+    assert "mindestens einmal angegeben werden" in rule and "als Bedingung übernommen" in rule
     assert "Skript" in rule  # the script is named as not imported
-    [group_rule] = notes_for(r, "R99000002", "info")
-    assert "Kennzeichnung Pflicht" in group_rule
+    [group_rule] = notes_for(r, "R99000002", "info")  # no field named: stays a note
+    assert "Kennzeichnung Pflicht" in group_rule and "nachbilden" in group_rule
     english = next(n for n in r.report if n.element == "R99000001")
     assert english.en.startswith("Rule")
 
@@ -320,7 +341,7 @@ def test_ids_are_slugs_with_fim_fallback_and_deduplicated():
     data = schema(
         ("1:1", field_xml("F99000083", name="1. Angabe")),
         ("1:1", field_xml("F99000084", name="Name")),
-        ("1:1", field_xml("F99000085", name="NAME")),
+        ("1:1", field_xml("F99000085", name="Name:")),
     )
     r = import_xdatenfelder(data)
     parse_definition(r.definition)
@@ -380,17 +401,16 @@ def test_object_fields_and_empty_selects_are_reported():
     assert notes_for(r, "F99000097", "warning")
 
 
-def test_duplicate_values_in_a_value_list_are_reported():
+def test_duplicate_values_in_a_value_list_are_refused():
     werte = (
         "<xdf:werte><xdf:wert><xdf:code>a</xdf:code><xdf:name>A</xdf:name></xdf:wert>"
         "<xdf:wert><xdf:code>a</xdf:code><xdf:name>Nochmal A</xdf:name></xdf:wert></xdf:werte>"
     )
-    r = import_xdatenfelder(
+    error = refused(
         schema(("1:1", field_xml("F990000000099", "select", name="Art", extra=werte)), ns=V3)
     )
-    parse_definition(r.definition)
-    assert r.definition["code_lists"]["art"] == [{"value": "a", "label": {"de": "A"}}]
-    assert notes_for(r, "F990000000099", "warning")
+    assert error.element == "F990000000099"
+    assert "F990000000099" in error.message.de and "„a“ kommt mehrfach vor" in error.message.de
 
 
 # --- broken and hostile files -------------------------------------------------------------------
@@ -486,3 +506,305 @@ def test_too_large_file_is_refused():
 def test_schema_without_importable_fields_is_refused():
     error = refused(schema(("1:1", field_xml("F99000067", feldart="hidden"))))
     assert "keine Felder" in error.message.de
+
+
+# --- code lists uploaded with the schema (genericode 1.0) ---------------------------------------
+
+
+def fixture(*names: str) -> list[tuple[str, bytes]]:
+    return [(n, (FIXTURES / n).read_bytes()) for n in names]
+
+
+def bundle(*names: str) -> ImportResult:
+    result = import_bundle(fixture(*names))
+    parse_definition(result.definition, names[0])
+    return result
+
+
+def test_uploaded_code_lists_become_choice_fields():
+    r = bundle("hundehaltung_v2.xml", "codeliste_hunderasse.xml", "codeliste_geschlecht_tier.xml")
+    hund = fields_of(r, "hund")
+    rasse, geschlecht = hund["rasse"], hund["geschlecht"]
+    assert (rasse["type"], rasse["widget"], rasse["required"]) == ("choice", "select", True)
+    assert r.definition["code_lists"][rasse["options"]][:2] == [
+        {"value": "001", "label": {"de": "Mischling"}},
+        {"value": "002", "label": {"de": "Beagle"}},
+    ]
+    assert len(r.definition["code_lists"][rasse["options"]]) == 9
+    # Two values: radio buttons (the default); positional values and qualified children read.
+    assert geschlecht["type"] == "choice" and "widget" not in geschlecht
+    assert r.definition["code_lists"][geschlecht["options"]] == [
+        {"value": "m", "label": {"de": "Rüde"}},
+        {"value": "w", "label": {"de": "Hündin"}},
+    ]
+    assert not notes_for(r, "F99000022", "warning")
+    assert any("9 Werte" in n for n in notes_for(r, "F99000022", "info"))
+
+
+def test_code_and_name_key_pick_the_columns_and_missing_lists_stay_text():
+    r = bundle("zuzug_v3.xml", "codeliste_haltungsart.xml")
+    hund = fields_of(r, "hund")
+    assert hund["art_der_haltung"]["type"] == "choice"
+    assert r.definition["code_lists"]["haltungsart"] == [  # nameKey "lang", not "kurz"
+        {"value": "001", "label": {"de": "Private Haltung"}},
+        {"value": "002", "label": {"de": "Gewerbliche Haltung"}},
+    ]
+    assert hund["staat"]["type"] == "text" and "options" not in hund["staat"]
+    [warning] = notes_for(r, "F990000000222", "warning")
+    assert "urn:de:example:fim:codeliste:staat_2024" in warning and "nicht mitgeliefert" in warning
+
+
+def test_unused_and_other_version_code_lists_are_reported():
+    other = (FIXTURES / "codeliste_haltungsart.xml").read_bytes().replace(b"_1<", b"_2<")
+    other = other.replace(b"<Version>1</Version>", b"<Version>2</Version>")
+    files = [
+        *fixture("zuzug_v3.xml", "codeliste_hunderasse.xml"),
+        ("haltungsart_2.xml", other),
+    ]
+    r = import_bundle(files)
+    parse_definition(r.definition)
+    assert fields_of(r, "hund")["art_der_haltung"]["type"] == "choice"
+    [warning] = notes_for(r, "F990000000211", "warning")
+    assert "Version „1“" in warning and "Version „2“" in warning
+    unused = notes_for(r, "urn:de:example:fim:codeliste:hunderasse_2024-01-01", "info")
+    assert unused and "keinem Feld" in unused[0]
+
+
+def test_broken_code_lists_are_refused_naming_them():
+    error = refused_bundle(fixture("hundehaltung_v2.xml", "codeliste_doppelter_code.xml"))
+    assert "codeliste_doppelter_code.xml" in error.message.de
+    assert "„002“ kommt mehrfach vor" in error.message.de
+    no_uri = (FIXTURES / "codeliste_hunderasse.xml").read_bytes()
+    no_uri = re.sub(rb"<CanonicalUri>.*?</CanonicalUri>", b"", no_uri)
+    error = refused_bundle([*fixture("hundehaltung_v2.xml"), ("ohne_uri.xml", no_uri)])
+    assert "ohne_uri.xml" in error.message.de and "CanonicalUri" in error.message.de
+    twice = fixture("hundehaltung_v2.xml", "codeliste_hunderasse.xml")
+    error = refused_bundle([*twice, ("kopie.xml", twice[1][1])])
+    assert "zweimal hochgeladen" in error.message.de and "kopie.xml" in error.message.de
+
+
+def test_a_bundle_needs_exactly_one_schema():
+    error = refused_bundle(fixture("codeliste_hunderasse.xml"))
+    assert "genau ein XDatenfelder-Schema" in error.message.de
+    error = refused_bundle(fixture("hundehaltung_v2.xml", "hundehaltung_v3.xml"))
+    assert "hundehaltung_v2.xml, hundehaltung_v3.xml" in error.message.de
+    error = refused_bundle([*fixture("hundehaltung_v2.xml"), ("anderes.xml", b"<a/>")])
+    assert "anderes.xml" in error.message.de and "weder" in error.message.de
+    error = refused_bundle([*fixture("hundehaltung_v2.xml"), ("kaputt.xml", b"<a>")])
+    assert "kaputt.xml" in error.message.de and "kein gültiges XML" in error.message.de
+
+
+def zipped(entries: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_archive_holds_schema_and_code_lists():
+    data = zipped(
+        [
+            ("schema/hundehaltung_v2.xml", (FIXTURES / "hundehaltung_v2.xml").read_bytes()),
+            ("codelisten/rasse.xml", (FIXTURES / "codeliste_hunderasse.xml").read_bytes()),
+            ("__MACOSX/._rasse.xml", b"\x00\x05"),
+        ]
+    )
+    seen: list[int] = []
+    r = import_bundle([("paket.zip", data)], progress=seen.append)
+    parse_definition(r.definition)
+    assert seen == [0, 1, 2, 3]
+    assert fields_of(r, "hund")["rasse"]["type"] == "choice"
+    assert any("paket.zip/codelisten/rasse.xml" in n for n in notes_for(r, "F99000022", "info"))
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([("../../etc/passwd.xml", b"<a/>")], "unzulässigen Pfad"),
+        ([("/abs/schema.xml", b"<a/>")], "unzulässigen Pfad"),
+        ([("liesmich.txt", b"hallo")], "keine XML-Datei"),
+        ([("gross.xml", b" " * (MAX_BYTES + 1))], "zu groß"),
+        ([(f"c{i}.xml", b"<a/>") for i in range(MAX_FILES + 1)], "mehr als"),
+    ],
+)
+def test_hostile_zip_archives_are_refused(entries, expected):
+    error = refused_bundle([("paket.zip", zipped(entries))])
+    assert expected in error.message.de and "paket.zip" in error.message.de
+
+
+def test_damaged_zip_and_too_much_in_total_are_refused():
+    assert "beschädigt" in refused_bundle([("a.zip", b"PK\x03\x04kaputt")]).message.de
+    big = b" " * (MAX_BYTES - 10)
+    files = [(f"c{i}.xml", big) for i in range(MAX_TOTAL_BYTES // MAX_BYTES + 1)]
+    assert "zusammen zu groß" in refused_bundle(files).message.de
+
+
+def refused_bundle(files: list[tuple[str, bytes]]) -> FimImportError:
+    with pytest.raises(FimImportError) as info:
+        import_bundle(files)
+    return info.value
+
+
+# --- order, nesting, optional groups ------------------------------------------------------------
+
+
+def test_fields_directly_under_the_schema_keep_their_place():
+    r = bundle("zuzug_v3.xml", "codeliste_haltungsart.xml")
+    assert [s["id"] for s in r.definition["steps"]] == ["allgemein", "hund", "weitere_angaben"]
+    assert list(fields_of(r, "allgemein")) == ["zuzugsdatum", "hund_vorhanden"]
+    assert list(fields_of(r, "weitere_angaben")) == ["bemerkung"]
+    placed = [n.de for n in r.report if "direkt im Schema" in n.de]
+    assert len(placed) == 2 and "„Bemerkung“" in placed[1] and "Weitere Angaben" in placed[1]
+
+
+def test_optional_groups_with_mandatory_fields_are_asked_behind_a_question():
+    r = bundle("zuzug_v3.xml", "codeliste_haltungsart.xml")
+    hund = fields_of(r, "hund")
+    gate = hund["vorheriger_wohnort_angaben"]
+    assert (gate["type"], gate["required"]) == ("yesno", True)
+    on_yes = {"==": [{"var": "vorheriger_wohnort_angaben"}, True]}
+    assert hund["ort"]["required"] is True and hund["ort"]["show_if"] == on_yes
+    assert "required" not in hund["staat"] and hund["staat"]["show_if"] == on_yes
+    # The repeatable group keeps min and max; its nested optional group gets its own question.
+    impfung = hund["impfung"]
+    assert (impfung["min_items"], impfung["max_items"], impfung["required"]) == (1, 3, True)
+    inner = {f["id"]: f for f in impfung["fields"]}
+    assert list(inner) == ["impfdatum", "tierarzt_angaben", "praxis", "praxisort"]
+    assert inner["praxis"]["required"] is True
+    assert inner["praxis"]["show_if"] == {"==": [{"var": "tierarzt_angaben"}, True]}
+    assert any("eingeebnet" in n for n in notes_for(r, "G990000000240", "warning"))
+
+
+def test_optional_group_fields_are_required_only_on_yes():
+    d = parse_definition(bundle("zuzug_v3.xml", "codeliste_haltungsart.xml").definition)
+    base = {
+        "zuzugsdatum": "01.06.2024",
+        "hund_vorhanden": "ja",
+        "art_der_haltung": "001",
+        "impfung": [{"impfdatum": "01.05.2024", "tierarzt_angaben": "nein"}],
+    }
+    clean, errors = validate(d, {**base, "vorheriger_wohnort_angaben": "nein"})
+    assert not errors, errors
+    _, errors = validate(d, {**base, "vorheriger_wohnort_angaben": "ja"})
+    assert [e.field for e in errors] == ["ort"]
+    item = {"impfdatum": "01.05.2024", "tierarzt_angaben": "ja"}
+    _, errors = validate(d, {**base, "vorheriger_wohnort_angaben": "nein", "impfung": [item]})
+    assert [e.field for e in errors] == ["impfung.0.praxis"]
+
+
+# --- rules as conditions ------------------------------------------------------------------------
+
+
+def test_simple_rules_become_conditions():
+    r = bundle("zuzug_v3.xml", "codeliste_haltungsart.xml")
+    hund_step = next(s for s in r.definition["steps"] if s["id"] == "hund")
+    assert hund_step["show_if"] == {"==": [{"var": "hund_vorhanden"}, True]}  # R…201
+    hund = fields_of(r, "hund")
+    assert hund["gewerbeerlaubnis"]["show_if"] == {"==": [{"var": "art_der_haltung"}, "002"]}
+    assert hund["gewerbeerlaubnis"]["required"] is True  # R…202: shown and then required
+    assert hund["hinweis_gewerbe"]["show_if"] == {"==": [{"var": "art_der_haltung"}, "002"]}
+    for rule in ("R990000000201", "R990000000202", "R990000000203"):
+        assert any("als Bedingung übernommen" in n for n in notes_for(r, rule, "info")), rule
+    [complex_rule] = notes_for(r, "R990000000204", "info")  # two conditions: a note
+    assert "nachbilden" in complex_rule
+
+
+def test_rule_conditions_work_in_the_form_engine():
+    d = parse_definition(bundle("zuzug_v3.xml", "codeliste_haltungsart.xml").definition)
+    clean, errors = validate(d, {"zuzugsdatum": "01.06.2024", "hund_vorhanden": "nein"})
+    assert not errors and "art_der_haltung" not in clean  # the dog's step is not asked
+    answers = {
+        "zuzugsdatum": "01.06.2024",
+        "hund_vorhanden": "ja",
+        "art_der_haltung": "002",
+        "vorheriger_wohnort_angaben": "nein",
+        "impfung": [{"impfdatum": "01.05.2024", "tierarzt_angaben": "nein"}],
+    }
+    _, errors = validate(d, answers)
+    assert [e.field for e in errors] == ["gewerbeerlaubnis"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "WENN F60000227 'Gemeinsame Haltung' = ja, DANN ist G60000090 Pflicht.",
+            ("F60000227", False, "ja", ("G60000090",), False, False, True),
+        ),
+        (
+            "Wenn F1700009294 (Status) ≠ „001“ 'schwanger', dann blende F1700009295 aus",
+            ("F1700009294", True, "001", ("F1700009295",), False, True, False),
+        ),
+        (
+            "WENN F1 = 'gewerblich', DANN aktiviere F2 und F3 UND mache sie zur Pflichtangabe.",
+            ("F1", False, "gewerblich", ("F2", "F3"), True, False, True),
+        ),
+    ],
+)
+def test_parse_rule_reads_the_simple_shape(text, expected):
+    rule = parse_rule(text)
+    assert rule is not None
+    got = (rule.source, rule.negated, rule.value, rule.targets, rule.show, rule.hide)
+    assert (*got, rule.require) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WENN F1 = ja UND F2 = nein, DANN ist F3 Pflicht.",
+        "WENN F1 = ja, DANN ist F3 Pflicht, SONST ist F4 Pflicht.",
+        "WENN F1 = ja, DANN berechne F3 aus F2.",
+        "WENN F1 = ja, DANN muss G3 mindestens 2 mal angegeben werden.",
+        "WENN F1 = ja, DANN blende F3 aus und mache es zur Pflichtangabe.",
+        "F3 ist Pflicht, wenn F1 = ja.",
+        "Die Angaben sind vollständig zu machen.",
+    ],
+)
+def test_other_rules_are_not_conditions(text):
+    assert parse_rule(text) is None
+
+
+def test_rules_reading_a_later_or_unsuitable_field_stay_notes_with_the_reason():
+    rules = (
+        "<xdf:regel><xdf:identifikation><xdf:id>R99000301</xdf:id></xdf:identifikation>"
+        "<xdf:name>Spaet</xdf:name><xdf:definition>WENN F99000303 = ja, DANN aktiviere "
+        "F99000302.</xdf:definition></xdf:regel>"
+        "<xdf:regel><xdf:identifikation><xdf:id>R99000302</xdf:id></xdf:identifikation>"
+        "<xdf:name>Text</xdf:name><xdf:definition>WENN F99000302 = Berlin, DANN aktiviere "
+        "F99000303.</xdf:definition></xdf:regel>"
+    )
+    group = group_xml(
+        "G99000300",
+        ("0:1", field_xml("F99000302", name="Ort")),
+        ("0:1", field_xml("F99000303", datentyp="bool", name="Hund")),
+        name="Daten",
+    ).replace("<xdf:struktur>", rules + "<xdf:struktur>", 1)
+    r = import_xdatenfelder(schema(("1:1", group)))
+    parse_definition(r.definition)
+    assert not any(f.get("show_if") for f in fields_of(r, "daten").values())
+    [late] = notes_for(r, "R99000301", "info")
+    assert "nicht vor allen Zielen" in late
+    [text] = notes_for(r, "R99000302", "info")
+    assert "keine Ja/Nein- oder Auswahlfrage" in text
+
+
+# --- duplicates ---------------------------------------------------------------------------------
+
+
+def test_the_same_element_twice_in_one_structure_is_refused():
+    f = field_xml("F99000401", name="Vorname")
+    error = refused(schema(("1:1", group_xml("G99000400", ("1:1", f), ("0:1", f)))))
+    assert error.element == "F99000401"
+    assert "G99000400" in error.message.de and "zweimal" in error.message.de
+
+
+def test_two_elements_with_the_same_name_are_refused():
+    group = group_xml(
+        "G99000410",
+        ("1:1", field_xml("F99000411", name="Familienname")),
+        ("0:1", field_xml("F99000412", name="familienname ")),
+    )
+    error = refused(schema(("1:1", group)))
+    assert "F99000411 und F99000412" in error.message.de and "Familienname" in error.message.de
+    assert "same name" in error.message.en

@@ -18,6 +18,8 @@ from services.audit.models import AdminEvent
 from services.cases.models import Case, Document
 from services.jobs.models import Job
 from services.municipalities.models import DogTaxRateTable, Municipality
+from services.procedures.models import ProcedureVersion
+from services.procedures.versions import seed_builtin
 from services.uploads.models import Upload
 from tests.conftest import PDF, csrf_of, login, make_staff
 
@@ -77,6 +79,26 @@ def world(db, municipality, other_municipality, case_factory, clerk, foreign_cle
     db.add(job)
     admin = make_staff(db, municipality, "hadmin", "Hanna Herzadmin", ["admin"])
     make_staff(db, other_municipality, "fadmin", "Frank Fremdadmin", ["admin"])
+    # A's draft of the dog registration (version 2), with a label only A's form has.
+    seed_builtin(db, municipality.id)
+    v1 = db.exec(
+        select(ProcedureVersion).where(
+            ProcedureVersion.municipality_id == municipality.id,
+            ProcedureVersion.procedure_id == "dog_registration",
+        )
+    ).one()
+    db.add(
+        ProcedureVersion(
+            municipality_id=municipality.id,
+            procedure_id="dog_registration",
+            version=2,
+            status="draft",
+            form_yaml=v1.form_yaml.replace("Rufname des Hundes", "Geheimname des Hundes"),
+            workflow_yaml=v1.workflow_yaml,
+            notices=v1.notices,
+            based_on=1,
+        )
+    )
     db.commit()
     return World(
         reference=case.reference,
@@ -98,6 +120,7 @@ def world(db, municipality, other_municipality, case_factory, clerk, foreign_cle
             "Herzberg",
             "DE54180510000000012345",
             "36,00",
+            "Geheimname",
         ),
     )
 
@@ -142,6 +165,30 @@ MATRIX = [
     ("GET", "/admin/jobs", 403, 200),
     ("GET", "/admin/jobs?state=failed", 403, 200),
     ("POST", "/admin/jobs/{job_id}/retry", 403, 404),
+    # The form editor of A's draft version (B has no version 2 of its own).
+    ("GET", "/admin/procedures/{procedure}/versions/{draft}/form", 403, 404),
+    ("POST", "/admin/procedures/{procedure}/versions/{draft}/form", 403, 404),
+    ("GET", "/admin/procedures/{procedure}/versions/{draft}/form/steps/{step}", 403, 404),
+    ("POST", "/admin/procedures/{procedure}/versions/{draft}/form/steps/{step}", 403, 404),
+    ("GET", "/admin/procedures/{procedure}/versions/{draft}/form/steps/{step}/new-field", 403, 404),
+    (
+        "POST",
+        "/admin/procedures/{procedure}/versions/{draft}/form/steps/{step}/new-field",
+        403,
+        404,
+    ),
+    (
+        "GET",
+        "/admin/procedures/{procedure}/versions/{draft}/form/steps/{step}/fields/{field}",
+        403,
+        404,
+    ),
+    (
+        "POST",
+        "/admin/procedures/{procedure}/versions/{draft}/form/steps/{step}/fields/{field}",
+        403,
+        404,
+    ),
 ]
 
 
@@ -181,6 +228,12 @@ def _snapshot(db) -> tuple:
         len(db.exec(select(Document)).all()),
         len(db.exec(select(AdminEvent).where(AdminEvent.municipality_id == h.id)).all()),
         sorted((j.key, j.state) for j in db.exec(select(Job)).all()),
+        sorted(
+            (v.procedure_id, v.version, v.status, v.form_yaml)
+            for v in db.exec(
+                select(ProcedureVersion).where(ProcedureVersion.municipality_id == h.id)
+            ).all()
+        ),
     )
 
 
@@ -197,6 +250,10 @@ def test_other_municipality_never_sees_or_changes_a(
         admin_id=world.admin_id,
         job_id=world.job_id,
         year=YEAR,
+        procedure="dog_registration",
+        draft=2,
+        step="dog",
+        field="dog_name",
     )
     assert _route_exists(app, url), f"{url} is in the matrix but not served"
     before = _snapshot(db)

@@ -260,7 +260,7 @@ def test_two_deliveries_of_one_job_run_it_once(app, db, municipality, settings, 
 
 
 def test_periodic_jobs_are_queued_once_per_installation(app, db, municipality, held):
-    now = utcnow().replace(hour=12)  # past every daily job's hour
+    now = utcnow().replace(hour=12, minute=30)  # past every daily job's hour; +1 min: same hour
     results: list[list[int]] = []
     barrier = threading.Barrier(4)
 
