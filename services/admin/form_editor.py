@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from forms.loader import parse_definition
 from forms.model import FIELD_TYPES, UPLOAD_TYPES, FormDefinition
+from services.admin.municipality_service import FormProblems
 
 SOURCE = "Formular"
 
@@ -114,24 +114,9 @@ class NoSuchPart(KeyError):
     """A step or field the editor was asked about is not in the form."""
 
 
-@dataclass
-class Problems:
-    """Input problems of one posted editor form: (input id, message) in form order."""
-
-    items: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(self, anchor: str, message: str) -> None:
-        self.items.append((anchor, message))
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    @property
-    def at(self) -> dict[str, str]:
-        first: dict[str, str] = {}
-        for anchor, message in self.items:
-            first.setdefault(anchor, message)
-        return first
+# Input problems of one posted editor form: (input id, message) in form order, the same kind
+# as the other administration forms'.
+Problems = FormProblems
 
 
 # --------------------------------------------------------------------------- text <-> model

@@ -57,16 +57,10 @@ ZERO = Decimal("0.00")
 # The answers this procedure's rules read (register lookup, end of liability, final notice):
 # a form version without one of them cannot be published (services.procedures.versions.check).
 # Evidence slots, the new keeper and the refund account are read only when present.
-ANSWERS = frozenset(
+# The keeper (registration.KEEPER_ANSWERS) must be the registered keeper (owner_key) and is
+# the letter's addressee.
+ANSWERS = registration.KEEPER_ANSWERS | frozenset(
     {
-        # the keeper: must be the registered keeper (owner_key) and the letter's addressee
-        "given_names",
-        "family_name",
-        "birth_date",
-        "street",
-        "house_number",
-        "postal_code",
-        "town",
         # the dog in the register: by tag number or chip number
         "tag_number",
         "chip_number",

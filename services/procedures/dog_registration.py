@@ -38,16 +38,13 @@ from services.timeutil import today_local, utcnow
 # The answers this procedure's rules read (tax, notices, register, yearly run): a form
 # version without one of them cannot be published (services.procedures.versions.check).
 # Answers read only when present (moved_in_date, declared_dangerous, iban, ...) are not listed.
-ANSWERS = frozenset(
+# The keeper: identity across filings (owner_key) and the letter's address; the
+# deregistration reads the same.
+KEEPER_ANSWERS = frozenset(
+    {"given_names", "family_name", "birth_date", "street", "house_number", "postal_code", "town"}
+)
+ANSWERS = KEEPER_ANSWERS | frozenset(
     {
-        # the keeper: identity across filings (owner_key) and the letter's address
-        "given_names",
-        "family_name",
-        "birth_date",
-        "street",
-        "house_number",
-        "postal_code",
-        "town",
         # the dog: notice, register, tag
         "dog_name",
         "breed",
