@@ -254,8 +254,7 @@ def save_step(
         # Stay on this page: keep every valid answer, show what the citizen typed.
         problems = service.save_step(db, draft, proc, step, raw, lang, partial=True)
         db.commit()
-        if action.startswith("lang:"):
-            new_lang = normalise(action.split(":", 1)[1])
+        if new_lang := lang_switch_of(form):
             if form.get("errors_shown") == "1" and (errors or problems):
                 # The page showed problems: show them again, now in the chosen language.
                 values = {**_values(proc, draft, new_lang), **raw}
@@ -444,6 +443,14 @@ def switch_language(lang: str, next: str = "/") -> Response:
 status_router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
+def lang_switch_of(form) -> str | None:
+    """The language chosen with the header's switch on a page that showed problems: it posts
+    the page's form with ``action=lang:xx`` (base.html, ``lang_form``), so what the citizen
+    typed and the problems are shown again in that language, and nothing is done."""
+    action = str(form.get("action") or "")
+    return normalise(action.split(":", 1)[1]) if action.startswith("lang:") else None
+
+
 def _status_page(
     request: Request,
     db,
@@ -451,8 +458,9 @@ def _status_page(
     errors: list[FieldError] | None = None,
     answer_text: str = "",
     status_code: int = 200,
+    lang: str | None = None,
 ) -> Response:
-    lang = lang_of(request)
+    lang = lang or lang_of(request)
     view = service.status(db, token)
     proc = registry.of(view.case)
     state = proc.workflow.states[view.case.state]
@@ -474,6 +482,9 @@ def _status_page(
         error_for={e.field: e.message(lang) for e in errors},
         answer_text=answer_text,
         sections=summarize(proc.form, view.case.answers, lang, mask=True),
+        lang=lang,
+        # With problems shown, the language switch posts the form (lang_switch_of).
+        lang_form="answer-form" if errors else None,
     )
 
 
@@ -491,6 +502,11 @@ def answer(request: Request, token: str, form: FormDep, db: SessionDep) -> Respo
         if isinstance(x, UploadFile) and x.filename
     ]
     errors = service.answer_information_request(db, token, text, files, request.app.state.scanner)
+    if new_lang := lang_switch_of(form):
+        db.rollback()  # a language switch never sends the answer
+        response = _status_page(request, db, token, errors, text, 422 if errors else 200, new_lang)
+        set_language(response, new_lang)
+        return response
     if errors:
         db.rollback()
         return _status_page(request, db, token, errors, text, status_code=422)
@@ -514,7 +530,9 @@ def _withdraw_page(
     errors: list[FieldError] | None = None,
     reason: str = "",
     status_code: int = 200,
+    lang: str | None = None,
 ) -> Response:
+    lang = lang or lang_of(request)
     view = service.status(db, token)
     if not service.can_withdraw(view.case):
         raise RedirectTo(f"/status/{token}")
@@ -527,8 +545,10 @@ def _withdraw_page(
         token=token,
         municipality=view.municipality,
         errors=errors,
-        error_for={e.field: e.message(lang_of(request)) for e in errors},
+        error_for={e.field: e.message(lang) for e in errors},
         reason=reason,
+        lang=lang,
+        lang_form="withdraw-form" if errors else None,
     )
 
 
@@ -536,6 +556,13 @@ def _withdraw_page(
 def withdraw(request: Request, token: str, form: FormDep, db: SessionDep) -> Response:
     reason = str(form.get("reason") or "")
     errors = service.withdraw(db, token, reason)
+    if new_lang := lang_switch_of(form):
+        db.rollback()  # a language switch never withdraws
+        response = _withdraw_page(
+            request, db, token, errors, reason, 422 if errors else 200, new_lang
+        )
+        set_language(response, new_lang)
+        return response
     if errors:
         db.rollback()
         return _withdraw_page(request, db, token, errors, reason, status_code=422)

@@ -581,3 +581,51 @@ def test_form_texts_name_the_municipality_asking(client, municipality, other_mun
     assert "Herzberg" not in falkenberg and "{municipality}" not in falkenberg
     herzberg = keeper_step(URL)
     assert "Sind Sie mit dem Hund neu nach Herzberg (Elster) gezogen?" in herzberg
+
+
+def test_language_switch_on_the_status_pages_keeps_the_problems_and_does_nothing(client, db, clerk):
+    """On the withdrawal page and the answer form, a page that shows problems makes the
+    header's language switch post the form: the same problems and text in the other
+    language, and neither a withdrawal nor an answer is sent."""
+
+    def state() -> str:
+        db.expire_all()
+        return db.exec(select(Case)).one().state
+
+    confirmation = file_registration(client)
+    reference = reference_of(confirmation.text)
+    status = status_path(confirmation.text)
+    citizen = client.cookies.get("amtsweg_session")
+    token = csrf_of(client.get(f"{status}/withdraw").text)
+    r = client.post(f"{status}/withdraw", data={"csrf_token": token, "reason": "Umzug\x01"})
+    assert r.status_code == 422 and 'form="withdraw-form" name="action" value="lang:en"' in r.text
+    r = client.post(
+        f"{status}/withdraw",
+        data={"csrf_token": token, "reason": "Umzug\x01", "action": "lang:en"},
+    )
+    assert r.status_code == 422 and '<html lang="en">' in r.text
+    assert "There is a problem" in r.text and "U+0001" in r.text and "Umzug" in r.text
+    # A valid reason with the switch: the page again (now German), still not withdrawn.
+    r = client.post(
+        f"{status}/withdraw", data={"csrf_token": token, "reason": "Umzug", "action": "lang:de"}
+    )
+    assert r.status_code == 200 and '<html lang="de">' in r.text and state() == "submitted"
+
+    login(client, "clerk")
+    act(client, reference, "start_check")
+    act(client, reference, "request_information", comment="Bitte Ausweis senden.")
+    client.cookies.clear()
+    client.cookies.set("amtsweg_session", citizen)
+    token = csrf_of(client.get(status).text)
+    r = client.post(f"{status}/answer", data={"csrf_token": token, "answer_text": ""})
+    assert r.status_code == 422 and 'form="answer-form"' in r.text
+    r = client.post(
+        f"{status}/answer", data={"csrf_token": token, "answer_text": "", "action": "lang:en"}
+    )
+    assert r.status_code == 422 and "There is a problem" in r.text
+    assert "Your answer" in r.text
+    r = client.post(
+        f"{status}/answer",
+        data={"csrf_token": token, "answer_text": "Anbei.", "action": "lang:en"},
+    )
+    assert r.status_code == 200 and "Anbei." in r.text and state() == "information_requested"
